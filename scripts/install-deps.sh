@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that building, testing and benchmarking
+# video2mp3 needs. Idempotent: only missing packages are installed, and
+# `apt-get update` runs at most once. Run as root, or as a user with sudo.
+set -euo pipefail
+
+packages=(
+    # toolchain
+    build-essential cmake pkg-config git ca-certificates
+    clang-format clang-tidy
+    # the engine
+    libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libmp3lame-dev
+    # the program
+    libcli11-dev nlohmann-json3-dev
+    # tests and benchmarks
+    libgtest-dev libgmock-dev ffmpeg hyperfine time
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    # `dpkg-query` says "install ok installed" only for a fully installed package.
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: not root and no sudo; install as root: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
