@@ -13,7 +13,7 @@ packages=(
     # the program
     libcli11-dev nlohmann-json3-dev
     # tests and benchmarks
-    libgtest-dev libgmock-dev ffmpeg hyperfine time
+    libgtest-dev libgmock-dev ffmpeg hyperfine time jq
 )
 
 missing=()

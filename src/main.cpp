@@ -77,7 +77,8 @@ bool FinishConvertFlags(ConvertFlags& f) {
 
 int main(int argc, char** argv) {
     CLI::App app{"video2mp3: turns videos into MP3 files.", "video2mp3"};
-    app.set_version_flag("-V,--version", std::string("video2mp3 " V2M_VERSION "\n") + v2m::engine::LibraryVersions());
+    app.set_version_flag("-V,--version",
+                         std::string("video2mp3 " V2M_VERSION "\n") + v2m::engine::LibraryVersions());
     app.require_subcommand(1);
     app.footer(
         "Exit status: 0 done, 1 internal error, 2 invalid options, 3 input unreadable, 4 output unwritable,\n"
@@ -89,17 +90,24 @@ int main(int argc, char** argv) {
     convert->add_option("input", cf.config.input, "Video or audio file to convert")->required();
     convert->add_option("-o,--output", cf.config.output,
                         "MP3 to write ('-' for standard output; default: the input's name with .mp3)");
-    auto* quality = convert->add_option("-q,--quality", cf.quality, "VBR quality 0 (best) .. 9 (smallest); default 2")
-                        ->check(CLI::Range(0, 9));
-    convert->add_option("-b,--bitrate", cf.bitrate, "CBR bitrate, e.g. 192k (32-320k at 32-48 kHz, 8-160k below)")
+    auto* quality =
+        convert->add_option("-q,--quality", cf.quality, "VBR quality 0 (best) .. 9 (smallest); default 2")
+            ->check(CLI::Range(0, 9));
+    convert
+        ->add_option("-b,--bitrate", cf.bitrate,
+                     "CBR bitrate, e.g. 192k (32-320k at 32-48 kHz, 8-160k below)")
         ->excludes(quality);
     convert->add_option("-r,--sample-rate", cf.sample_rate,
                         "Output sample rate in Hz (an MP3 rate; default: the source's, or the nearest)");
-    convert->add_option("-c,--channels", cf.channels, "Output channels, 1 or 2 (default: the source's, at most 2)")
+    convert
+        ->add_option("-c,--channels", cf.channels,
+                     "Output channels, 1 or 2 (default: the source's, at most 2)")
         ->check(CLI::IsMember({1, 2}));
     convert->add_option("-s,--start", cf.start, "Start at this time (seconds or hh:mm:ss.mmm)");
     convert->add_option("-e,--end", cf.end, "End at this time (seconds or hh:mm:ss.mmm)");
-    convert->add_option("--stream", cf.stream, "Convert this input stream (numbered as ffprobe does; default: the best audio)")
+    convert
+        ->add_option("--stream", cf.stream,
+                     "Convert this input stream (numbered as ffprobe does; default: the best audio)")
         ->check(CLI::NonNegativeNumber);
     convert->add_flag("--quiet", cf.config.quiet, "No progress bar");
     convert->add_flag("--json", cf.config.json,

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "app/exit_codes.hpp"
 #include "engine/file_io.hpp"
@@ -33,7 +34,7 @@ void PrintError(const std::string& message) { std::cerr << "video2mp3: error: " 
 // failed or interrupted run leaves nothing behind and never a half MP3 under
 // the real name.
 class OutputFile {
-public:
+  public:
     // Throws ConversionError(kOutputUnwritable).
     explicit OutputFile(const std::string& path) : to_stdout_(path == "-"), path_(path) {
         std::string pattern;
@@ -77,7 +78,7 @@ public:
         committed_ = true;
     }
 
-private:
+  private:
     [[noreturn]] static void Fail(const std::string& message) {
         throw engine::ConversionError(ErrorCode::kOutputUnwritable, message);
     }
@@ -110,7 +111,7 @@ private:
 
 // A one-line bar on a terminal: percentage, position and speed.
 class ProgressBar {
-public:
+  public:
     void Update(double fraction) {
         constexpr int kWidth = 30;
         const int filled = static_cast<int>(fraction * kWidth);
@@ -126,7 +127,7 @@ public:
         if (drawn_) std::fputs("\r\033[K", stderr);
     }
 
-private:
+  private:
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
     bool drawn_ = false;
 };
@@ -165,7 +166,7 @@ int RunConvert(const ConvertCommandConfig& config, std::stop_token stop) {
         const bool show_bar = !config.quiet && ::isatty(STDERR_FILENO) == 1;
         ProgressBar bar;
         engine::Hooks hooks;
-        hooks.stop = stop;
+        hooks.stop = std::move(stop);
         if (show_bar) hooks.on_progress = [&bar](double f) { bar.Update(f); };
 
         const engine::Input input{*reader, fs::path(config.input).filename().string()};
@@ -180,7 +181,8 @@ int RunConvert(const ConvertCommandConfig& config, std::stop_token stop) {
         out.Commit(result.output_bytes);
 
         for (const auto& w : result.warnings) std::cerr << "video2mp3: warning: " << w << '\n';
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (config.json) {
             nlohmann::json summary = {
                 {"input", config.input},

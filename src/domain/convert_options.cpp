@@ -79,10 +79,10 @@ void Validate(const ConvertOptions& o) {
     }
     if (o.bitrate_kbps) {
         const int b = *o.bitrate_kbps;
-        const bool mpeg1 = std::find(std::begin(kMpeg1Bitrates), std::end(kMpeg1Bitrates), b) !=
-                           std::end(kMpeg1Bitrates);
-        const bool mpeg2 = std::find(std::begin(kMpeg2Bitrates), std::end(kMpeg2Bitrates), b) !=
-                           std::end(kMpeg2Bitrates);
+        const bool mpeg1 =
+            std::find(std::begin(kMpeg1Bitrates), std::end(kMpeg1Bitrates), b) != std::end(kMpeg1Bitrates);
+        const bool mpeg2 =
+            std::find(std::begin(kMpeg2Bitrates), std::end(kMpeg2Bitrates), b) != std::end(kMpeg2Bitrates);
         if (!mpeg1 && !mpeg2) {
             throw OptionError("bitrate " + std::to_string(b) +
                               "k is not an MP3 bitrate (32-48 kHz: " + JoinInts(kMpeg1Bitrates) +
@@ -135,7 +135,8 @@ OutputFormat ResolveOutputFormat(const ConvertOptions& o, int source_rate, int s
         if (!fits(preferred)) {
             int best = 0;
             for (int rate : kMp3SampleRates) {
-                if (fits(rate) && (best == 0 || std::abs(rate - source_rate) < std::abs(best - source_rate))) {
+                if (fits(rate) &&
+                    (best == 0 || std::abs(rate - source_rate) < std::abs(best - source_rate))) {
                     best = rate;
                 }
             }

@@ -22,7 +22,7 @@ struct ConvertOptions {
 
 /// A user's mistake in the options; `what()` is a sentence fit to show them.
 class OptionError final : public std::invalid_argument {
-public:
+  public:
     using std::invalid_argument::invalid_argument;
 };
 

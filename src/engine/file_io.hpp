@@ -8,7 +8,7 @@ namespace v2m::engine {
 
 /// Reads a local file with `pread`; owns the descriptor.
 class FileReader final : public SeekableReader {
-public:
+  public:
     /// Opens `path` for reading; throws `IoError` ("cannot open …: reason").
     explicit FileReader(const std::string& path);
     ~FileReader() override;
@@ -19,7 +19,7 @@ public:
     void Seek(std::uint64_t offset) override;
     std::optional<std::uint64_t> Size() const override;
 
-private:
+  private:
     int fd_ = -1;
     std::uint64_t position_ = 0;
     std::uint64_t size_ = 0;
@@ -27,14 +27,14 @@ private:
 
 /// Writes to an open file descriptor with `pwrite`; does not own it.
 class FdSink final : public SeekableSink {
-public:
+  public:
     explicit FdSink(int fd) : fd_(fd) {}
 
     void Write(std::span<const std::byte> data) override;
     void Seek(std::uint64_t offset) override;
     std::uint64_t Size() const override { return size_; }
 
-private:
+  private:
     int fd_;
     std::uint64_t position_ = 0;
     std::uint64_t size_ = 0;

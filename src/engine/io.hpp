@@ -10,14 +10,14 @@ namespace v2m::engine {
 
 /// A failed read, write or seek on a reader or sink; `what()` names the cause.
 class IoError final : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 /// A source of bytes that can be read from any offset: a local file, later a
 /// blob. Used by one thread at a time.
 class SeekableReader {
-public:
+  public:
     virtual ~SeekableReader() = default;
     /// Reads up to `buffer.size()` bytes at the current position and advances
     /// past them. Returns 0 only at the end. Blocks; throws `IoError`.
@@ -33,7 +33,7 @@ public:
 /// written (the MP3's Xing header is patched at the end). Used by one thread
 /// at a time; making the bytes durable or visible is the owner's business.
 class SeekableSink {
-public:
+  public:
     virtual ~SeekableSink() = default;
     /// Writes all of `data` at the current position. Blocks; throws `IoError`.
     virtual void Write(std::span<const std::byte> data) = 0;

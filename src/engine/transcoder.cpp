@@ -19,11 +19,16 @@ extern "C" {
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
+#include <thread>
+#include <utility>
 
 namespace v2m::engine {
 
@@ -84,7 +89,7 @@ struct SamplesFreer {
 // Lets libavformat read from a SeekableReader. Exceptions must not cross the
 // C frames, so they are parked here and rethrown by the caller.
 class ReaderBridge {
-public:
+  public:
     explicit ReaderBridge(SeekableReader& reader) : reader_(reader), size_(reader.Size()) {
         auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferSize));
         if (!buffer) throw std::bad_alloc();
@@ -99,7 +104,7 @@ public:
     std::optional<std::uint64_t> size() const { return size_; }
     std::uint64_t position() const { return position_; }
 
-private:
+  private:
     static int ReadCb(void* opaque, uint8_t* buf, int size) {
         auto* self = static_cast<ReaderBridge*>(opaque);
         try {
@@ -155,7 +160,7 @@ private:
 // Lets libavformat write to a SeekableSink (the mp3 muxer seeks back to patch
 // the Xing header).
 class SinkBridge {
-public:
+  public:
     explicit SinkBridge(SeekableSink& sink) : sink_(sink) {
         auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferSize));
         if (!buffer) throw std::bad_alloc();
@@ -168,7 +173,7 @@ public:
     AVIOContext* get() const { return ctx_.get(); }
     const std::exception_ptr& error() const { return error_; }
 
-private:
+  private:
     static int WriteCb(void* opaque, uint8_t* buf, int size) {
         auto* self = static_cast<SinkBridge*>(opaque);
         try {
@@ -221,14 +226,16 @@ bool IsStillImageFormat(const AVInputFormat* format) {
 }
 
 std::string TitleFromName(const std::string& name) {
-    std::string base = name.substr(name.find_last_of('/') == std::string::npos ? 0 : name.find_last_of('/') + 1);
+    std::string base =
+        name.substr(name.find_last_of('/') == std::string::npos ? 0 : name.find_last_of('/') + 1);
     const auto dot = base.find_last_of('.');
     if (dot != std::string::npos && dot > 0) base.resize(dot);
     return base;
 }
 
 // A few tags carry over; others (encoder, handler names, creation_time) describe the old file.
-void CopyTags(const AVFormatContext* in, const AVStream* stream, const std::string& name, AVDictionary** out) {
+void CopyTags(const AVFormatContext* in, const AVStream* stream, const std::string& name,
+              AVDictionary** out) {
     auto find = [&](std::initializer_list<const char*> keys) -> const char* {
         for (const AVDictionary* dict : {stream->metadata, in->metadata}) {
             for (const char* key : keys) {
@@ -243,11 +250,8 @@ void CopyTags(const AVFormatContext* in, const AVStream* stream, const std::stri
         std::initializer_list<const char*> from;
     };
     const Mapping mappings[] = {
-        {"title", {"title"}},
-        {"artist", {"artist", "album_artist", "author"}},
-        {"album", {"album"}},
-        {"date", {"date", "year"}},
-        {"comment", {"comment", "description"}},
+        {"title", {"title"}},       {"artist", {"artist", "album_artist", "author"}}, {"album", {"album"}},
+        {"date", {"date", "year"}}, {"comment", {"comment", "description"}},
     };
     for (const auto& m : mappings) {
         if (const char* value = find(m.from)) av_dict_set(out, m.to, value, 0);
@@ -258,8 +262,92 @@ void CopyTags(const AVFormatContext* in, const AVStream* stream, const std::stri
     }
 }
 
+using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
+
+// Runs the MP3 encoder and the muxer on a thread of their own, so decoding the
+// next frames overlaps encoding (LAME is most of the cost). Frames pass through
+// a short bounded queue, so memory stays flat.
+class EncodeStage {
+  public:
+    /// `encode` takes one frame, or nullptr to flush at the end; it may throw.
+    explicit EncodeStage(std::function<void(const AVFrame*)> encode)
+        : encode_(std::move(encode)), thread_([this] { Loop(); }) {}
+    ~EncodeStage() {
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+        }
+        changed_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+    EncodeStage(const EncodeStage&) = delete;
+    EncodeStage& operator=(const EncodeStage&) = delete;
+
+    /// Hands a frame over; blocks while the queue is full. Rethrows the
+    /// encoding thread's failure.
+    void Push(FramePtr frame) {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return queue_.size() < kDepth || closed_; });
+        if (closed_) {
+            lock.unlock();
+            Finish();
+        }
+        queue_.push_back(std::move(frame));
+        lock.unlock();
+        changed_.notify_all();
+    }
+
+    /// Waits until every frame is encoded and the encoder flushed. Rethrows
+    /// the encoding thread's failure.
+    void Finish() {
+        {
+            std::lock_guard lock(mutex_);
+            finishing_ = true;
+        }
+        changed_.notify_all();
+        if (thread_.joinable()) thread_.join();
+        if (error_) std::rethrow_exception(error_);
+    }
+
+  private:
+    static constexpr std::size_t kDepth = 16;
+
+    void Loop() {
+        try {
+            while (true) {
+                FramePtr frame;
+                {
+                    std::unique_lock lock(mutex_);
+                    changed_.wait(lock, [&] { return !queue_.empty() || finishing_ || closed_; });
+                    if (closed_) return;
+                    if (queue_.empty()) break;
+                    frame = std::move(queue_.front());
+                    queue_.pop_front();
+                }
+                changed_.notify_all();
+                encode_(frame.get());
+            }
+            encode_(nullptr);
+        } catch (...) {
+            std::lock_guard lock(mutex_);
+            error_ = std::current_exception();
+            closed_ = true;
+        }
+        changed_.notify_all();
+    }
+
+    std::function<void(const AVFrame*)> encode_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<FramePtr> queue_;
+    bool finishing_ = false;
+    bool closed_ = false;
+    std::exception_ptr error_;
+    std::thread thread_;  // last: starts once everything above exists
+};
+
 class Conversion {
-public:
+  public:
     Conversion(const Input& input, SeekableSink& output, const domain::ConvertOptions& options,
                const Hooks& hooks)
         : input_(input), options_(options), hooks_(hooks), reader_(input.reader), sink_(output) {}
@@ -283,12 +371,14 @@ public:
         return result_;
     }
 
-private:
+  private:
     // Checks the bridges first: a failing reader or sink explains an AVERROR(EIO).
     [[noreturn]] void FailAv(ErrorCode code, const std::string& what, int err) {
         if (hooks_.stop.stop_requested() || err == AVERROR_EXIT) Fail(ErrorCode::kCancelled, "cancelled");
-        if (reader_.error()) Fail(ErrorCode::kInputUnreadable, "cannot read the input: " + ErrorText(reader_.error()));
-        if (sink_.error()) Fail(ErrorCode::kOutputUnwritable, "cannot write the output: " + ErrorText(sink_.error()));
+        if (reader_.error())
+            Fail(ErrorCode::kInputUnreadable, "cannot read the input: " + ErrorText(reader_.error()));
+        if (sink_.error())
+            Fail(ErrorCode::kOutputUnwritable, "cannot write the output: " + ErrorText(sink_.error()));
         Fail(code, what + ": " + AvError(err));
     }
 
@@ -331,7 +421,8 @@ private:
             const AVCodecParameters* par = in_->streams[i]->codecpar;
             if (par->codec_type != AVMEDIA_TYPE_AUDIO) continue;
             any_audio = true;
-            if (par->codec_id == AV_CODEC_ID_NONE || par->sample_rate <= 0 || par->ch_layout.nb_channels <= 0) {
+            if (par->codec_id == AV_CODEC_ID_NONE || par->sample_rate <= 0 ||
+                par->ch_layout.nb_channels <= 0) {
                 need_probe = true;
             }
         }
@@ -375,15 +466,18 @@ private:
             bool has_video = false;
             for (unsigned i = 0; i < in_->nb_streams; ++i) {
                 const AVStream* s = in_->streams[i];
-                if (s->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && !(s->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+                if (s->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+                    !(s->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
                     has_video = true;
                 }
             }
-            if (weak_match_) Fail(ErrorCode::kNotMedia, "not a video or audio file (no known format recognised)");
+            if (weak_match_)
+                Fail(ErrorCode::kNotMedia, "not a video or audio file (no known format recognised)");
             if (!has_video || IsStillImageFormat(in_->iformat)) {
                 std::string what = in_->iformat->long_name;
                 if (in_->nb_streams > 0 && IsStillImageFormat(in_->iformat)) {
-                    what = std::string("a ") + avcodec_get_name(in_->streams[0]->codecpar->codec_id) + " image";
+                    what =
+                        std::string("a ") + avcodec_get_name(in_->streams[0]->codecpar->codec_id) + " image";
                 }
                 Fail(ErrorCode::kNotMedia, "not a video or audio file (it looks like " + what + ")");
             }
@@ -422,7 +516,8 @@ private:
         if (err < 0) FailAv(ErrorCode::kInternal, "cannot set up the decoder", err);
         dec_->pkt_timebase = stream_->time_base;
         err = avcodec_open2(dec_.get(), decoder_, nullptr);
-        if (err < 0) FailAv(ErrorCode::kCorrupt, std::string("cannot start the ") + decoder_->name + " decoder", err);
+        if (err < 0)
+            FailAv(ErrorCode::kCorrupt, std::string("cannot start the ") + decoder_->name + " decoder", err);
         stream_start_ = stream_->start_time != AV_NOPTS_VALUE ? stream_->start_time : 0;
         if (stream_->duration != AV_NOPTS_VALUE && stream_->duration > 0) {
             source_duration_s_ = static_cast<double>(stream_->duration) * av_q2d(stream_->time_base);
@@ -483,7 +578,8 @@ private:
             const double t = static_cast<double>(pkt->pts - stream_start_) * av_q2d(stream_->time_base);
             ReportProgress((t - start) / (end - start), false);
         } else if (reader_.size() && *reader_.size() > 0) {
-            ReportProgress(static_cast<double>(reader_.position()) / static_cast<double>(*reader_.size()), false);
+            ReportProgress(static_cast<double>(reader_.position()) / static_cast<double>(*reader_.size()),
+                           false);
         }
     }
 
@@ -548,7 +644,8 @@ private:
         // Where this frame starts, in seconds from the stream's start.
         double t0 = next_frame_s_;
         if (frame->best_effort_timestamp != AV_NOPTS_VALUE) {
-            t0 = static_cast<double>(frame->best_effort_timestamp - stream_start_) * av_q2d(stream_->time_base);
+            t0 = static_cast<double>(frame->best_effort_timestamp - stream_start_) *
+                 av_q2d(stream_->time_base);
         }
         next_frame_s_ = t0 + static_cast<double>(frame->nb_samples) / in_rate;
 
@@ -575,15 +672,16 @@ private:
 
         kept_input_s_ += static_cast<double>(count - offset) / in_rate;
         if (hooks_.max_duration_s > 0 && kept_input_s_ > hooks_.max_duration_s) {
-            Fail(ErrorCode::kTooLong, "the audio is longer than the limit of " +
-                                          domain::FormatTime(hooks_.max_duration_s));
+            Fail(ErrorCode::kTooLong,
+                 "the audio is longer than the limit of " + domain::FormatTime(hooks_.max_duration_s));
         }
         const int channels = frame->ch_layout.nb_channels;
         const auto format = static_cast<AVSampleFormat>(frame->format);
-        const int bytes = av_get_bytes_per_sample(format);
+        const auto bytes = static_cast<std::ptrdiff_t>(av_get_bytes_per_sample(format));
         std::array<const uint8_t*, 64> planes{};
         if (av_sample_fmt_is_planar(format)) {
-            if (channels > static_cast<int>(planes.size())) Fail(ErrorCode::kUnsupportedCodec, "too many channels");
+            if (channels > static_cast<int>(planes.size()))
+                Fail(ErrorCode::kUnsupportedCodec, "too many channels");
             for (int c = 0; c < channels; ++c) planes[c] = frame->extended_data[c] + offset * bytes;
         } else {
             planes[0] = frame->extended_data[0] + offset * bytes * channels;
@@ -642,9 +740,9 @@ private:
         out_stream_ = ost;
 
         fifo_.reset(av_audio_fifo_alloc(enc_->sample_fmt, out.channels, enc_->frame_size * 4));
-        enc_frame_.reset(av_frame_alloc());
         out_packet_.reset(av_packet_alloc());
-        if (!fifo_ || !enc_frame_ || !out_packet_) throw std::bad_alloc();
+        if (!fifo_ || !out_packet_) throw std::bad_alloc();
+        encode_stage_ = std::make_unique<EncodeStage>([this](const AVFrame* f) { SendToEncoder(f); });
         result_.sample_rate = out.sample_rate;
         result_.channels = out.channels;
     }
@@ -661,8 +759,9 @@ private:
             av_channel_layout_copy(&in_layout, &frame->ch_layout);
         }
         SwrContext* raw = nullptr;
-        int err = swr_alloc_set_opts2(&raw, &enc_->ch_layout, enc_->sample_fmt, enc_->sample_rate, &in_layout,
-                                      static_cast<AVSampleFormat>(frame->format), frame->sample_rate, 0, nullptr);
+        int err =
+            swr_alloc_set_opts2(&raw, &enc_->ch_layout, enc_->sample_fmt, enc_->sample_rate, &in_layout,
+                                static_cast<AVSampleFormat>(frame->format), frame->sample_rate, 0, nullptr);
         av_channel_layout_uninit(&in_layout);
         swr_.reset(raw);
         if (err >= 0) err = swr_init(swr_.get());
@@ -679,42 +778,49 @@ private:
         if (room <= 0) return;
         if (room > convert_capacity_) {
             uint8_t** raw = nullptr;
-            const int err = av_samples_alloc_array_and_samples(&raw, nullptr, enc_->ch_layout.nb_channels, room,
-                                                               enc_->sample_fmt, 0);
+            const int err = av_samples_alloc_array_and_samples(&raw, nullptr, enc_->ch_layout.nb_channels,
+                                                               room, enc_->sample_fmt, 0);
             if (err < 0) throw std::bad_alloc();
             convert_buffer_.reset(raw);
             convert_capacity_ = room;
         }
-        const int got = swr_convert(swr_.get(), convert_buffer_.get(), room, const_cast<const uint8_t**>(planes), count);
+        const int got =
+            swr_convert(swr_.get(), convert_buffer_.get(), room, const_cast<const uint8_t**>(planes), count);
         if (got < 0) FailAv(ErrorCode::kCorrupt, "cannot resample the audio", got);
-        if (got > 0 && av_audio_fifo_write(fifo_.get(), reinterpret_cast<void**>(convert_buffer_.get()), got) < got) {
+        if (got > 0 &&
+            av_audio_fifo_write(fifo_.get(), reinterpret_cast<void**>(convert_buffer_.get()), got) < got) {
             throw std::bad_alloc();
         }
     }
 
     void EncodeFromFifo(bool flush) {
         const int frame_size = enc_->frame_size;
-        while (av_audio_fifo_size(fifo_.get()) >= frame_size || (flush && av_audio_fifo_size(fifo_.get()) > 0)) {
+        while (av_audio_fifo_size(fifo_.get()) >= frame_size ||
+               (flush && av_audio_fifo_size(fifo_.get()) > 0)) {
             const int n = std::min(frame_size, av_audio_fifo_size(fifo_.get()));
-            AVFrame* f = enc_frame_.get();
-            if (!f->buf[0]) {
-                f->nb_samples = frame_size;
-                f->format = enc_->sample_fmt;
-                f->sample_rate = enc_->sample_rate;
-                av_channel_layout_copy(&f->ch_layout, &enc_->ch_layout);
-                if (av_frame_get_buffer(f, 0) < 0) throw std::bad_alloc();
-            }
-            // The encoder may still hold a reference to the last frame's buffer.
-            if (av_frame_make_writable(f) < 0) throw std::bad_alloc();
+            FramePtr f(av_frame_alloc());
+            if (!f) throw std::bad_alloc();
             f->nb_samples = n;
+            f->format = enc_->sample_fmt;
+            f->sample_rate = enc_->sample_rate;
+            if (av_channel_layout_copy(&f->ch_layout, &enc_->ch_layout) < 0 ||
+                av_frame_get_buffer(f.get(), 0) < 0) {
+                throw std::bad_alloc();
+            }
             if (av_audio_fifo_read(fifo_.get(), reinterpret_cast<void**>(f->data), n) < n) {
                 Fail(ErrorCode::kInternal, "audio buffer underrun");
             }
             f->pts = next_pts_;
             next_pts_ += n;
-            SendToEncoder(f);
-            f->nb_samples = frame_size;
+            encode_stage_->Push(std::move(f));
         }
+    }
+
+    // On the encoding thread: touches only the encoder, the muxer and the sink.
+    [[noreturn]] void FailEncoding(ErrorCode code, const std::string& what, int err) {
+        if (sink_.error())
+            Fail(ErrorCode::kOutputUnwritable, "cannot write the output: " + ErrorText(sink_.error()));
+        Fail(code, what + ": " + AvError(err));
     }
 
     void SendToEncoder(const AVFrame* f) {
@@ -739,13 +845,16 @@ private:
                                                    " is at or past the end of the audio");
             }
             std::string why = "no audio could be decoded";
-            if (read_error_) why += " (" + *read_error_ + ")";
-            else if (damaged_packets_ > 0) why += " (" + std::to_string(damaged_packets_) + " damaged packets)";
+            if (read_error_)
+                why += " (" + *read_error_ + ")";
+            else if (damaged_packets_ > 0)
+                why += " (" + std::to_string(damaged_packets_) + " damaged packets)";
             Fail(ErrorCode::kCorrupt, "the input is damaged: " + why);
         }
         Resample(nullptr, 0);
         EncodeFromFifo(true);
-        SendToEncoder(nullptr);
+        encode_stage_->Finish();
+        encode_stage_.reset();
         const int err = av_write_trailer(out_.get());
         if (err < 0) FailAv(ErrorCode::kOutputUnwritable, "cannot finish the MP3", err);
         if (sink_.error()) FailAv(ErrorCode::kOutputUnwritable, "", AVERROR(EIO));
@@ -753,7 +862,8 @@ private:
         result_.duration_s = static_cast<double>(next_pts_) / enc_->sample_rate;
         result_.output_bytes = static_cast<std::uint64_t>(avio_size(out_->pb));
         if (result_.duration_s > 0) {
-            result_.bit_rate = static_cast<int64_t>(static_cast<double>(result_.output_bytes) * 8 / result_.duration_s);
+            result_.bit_rate =
+                static_cast<int64_t>(static_cast<double>(result_.output_bytes) * 8 / result_.duration_s);
         }
         const double expected = ExpectedEnd() > 0 ? ExpectedEnd() - WindowStart() : 0;
         const double shortfall = expected - kept_input_s_;
@@ -799,7 +909,6 @@ private:
     std::unique_ptr<AVAudioFifo, FifoFreer> fifo_;
     std::unique_ptr<uint8_t*, SamplesFreer> convert_buffer_;
     int convert_capacity_ = 0;
-    std::unique_ptr<AVFrame, FrameFreer> enc_frame_;
     std::unique_ptr<AVPacket, PacketFreer> out_packet_;
     int64_t next_pts_ = 0;
 
@@ -811,6 +920,8 @@ private:
     std::optional<std::string> read_error_;
     std::chrono::steady_clock::time_point last_progress_{};
     Result result_;
+    // Last: it is stopped and joined before anything it uses is destroyed.
+    std::unique_ptr<EncodeStage> encode_stage_;
 };
 
 }  // namespace
@@ -824,8 +935,8 @@ Result Convert(const Input& input, SeekableSink& output, const domain::ConvertOp
 void SetLibraryLogging(bool verbose) { av_log_set_level(verbose ? AV_LOG_WARNING : AV_LOG_QUIET); }
 
 std::string LibraryVersions() {
-    return std::string("FFmpeg ") + av_version_info() + " (" LIBAVFORMAT_IDENT ", " LIBAVCODEC_IDENT
-           "), LAME " + get_lame_version();
+    return std::string("FFmpeg ") + av_version_info() +
+           " (" LIBAVFORMAT_IDENT ", " LIBAVCODEC_IDENT "), LAME " + get_lame_version();
 }
 
 }  // namespace v2m::engine

@@ -16,12 +16,12 @@ namespace v2m::engine {
 /// A conversion that could not be done; `code` says why (and whether a retry
 /// could help), `what()` is one sentence for a person.
 class ConversionError final : public std::runtime_error {
-public:
+  public:
     ConversionError(domain::ErrorCode code, const std::string& message)
         : std::runtime_error(message), code_(code) {}
     domain::ErrorCode code() const { return code_; }
 
-private:
+  private:
     domain::ErrorCode code_;
 };
 
@@ -43,17 +43,17 @@ struct Hooks {
 };
 
 struct Result {
-    double duration_s = 0;         ///< audio written, in seconds
-    double source_duration_s = 0;  ///< the source audio's length as its container states it (0: unknown)
-    double lost_s = 0;             ///< audio that could not be decoded (damage), in seconds
+    double duration_s = 0;              ///< audio written, in seconds
+    double source_duration_s = 0;       ///< the source audio's length as its container states it (0: unknown)
+    double lost_s = 0;                  ///< audio that could not be decoded (damage), in seconds
     std::vector<std::string> warnings;  ///< sentences for a person: damage found, and what it cost
     int sample_rate = 0;
     int channels = 0;
-    std::int64_t bit_rate = 0;          ///< average, bits per second
-    std::uint64_t input_bytes = 0;      ///< size of the input, when known
+    std::int64_t bit_rate = 0;      ///< average, bits per second
+    std::uint64_t input_bytes = 0;  ///< size of the input, when known
     std::uint64_t output_bytes = 0;
-    std::string source_codec;           ///< e.g. "aac"
-    int stream_index = -1;              ///< the input stream converted
+    std::string source_codec;  ///< e.g. "aac"
+    int stream_index = -1;     ///< the input stream converted
 };
 
 /// Converts the best audio stream of `input` (or `options.stream_index`) to
