@@ -174,7 +174,7 @@ check_mp3() { # file expected_duration
         die "$1 decodes to $d s of audio, the input lasts $2 s"
 }
 
-# Runs the command in ${cmd[@]} under GNU time; sets rss_kib and wall_s.
+# Runs the command in ${cmd[@]} under GNU time; sets rss_kib, wall_s and cpu_s.
 measure() {
     local tf=$run_dir/time.txt ef=$run_dir/stderr.txt
     if ! /usr/bin/time -v -o "$tf" -- "${cmd[@]}" 2>"$ef"; then
@@ -185,6 +185,7 @@ measure() {
     rss_kib=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tf")
     wall_s=$(awk -F'): ' '/Elapsed \(wall clock\)/ {
         n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }' "$tf")
+    cpu_s=$(awk -F': ' '/(User|System) time \(seconds\)/ { s += $2 } END { printf "%.2f", s }' "$tf")
 }
 
 fmt_mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
@@ -238,17 +239,17 @@ if [ -n "$large" ]; then
     ours_cmd "$large" "$run_dir/large-video2mp3.mp3" quality
     log "large input: $(shell_quote "${cmd[@]}")"
     measure
-    ours_l_rss=$rss_kib ours_l_wall=$wall_s
+    ours_l_rss=$rss_kib ours_l_wall=$wall_s ours_l_cpu=$cpu_s
     check_mp3 "$run_dir/large-video2mp3.mp3" "$large_duration"
     ffmpeg_cmd "$large" "$run_dir/large-ffmpeg.mp3" quality
     log "large input: $(shell_quote "${cmd[@]}")"
     measure
-    ff_l_rss=$rss_kib ff_l_wall=$wall_s
+    ff_l_rss=$rss_kib ff_l_wall=$wall_s ff_l_cpu=$cpu_s
     check_mp3 "$run_dir/large-ffmpeg.mp3" "$large_duration"
     verdict=pass
     [ "$ours_l_rss" -le "$TARGET_RSS_KIB" ] || { verdict=MISS; misses+=("large-input RSS"); }
-    large_rows+=("| video2mp3 --quality 2 | $(fmt_s "$ours_l_wall") | **$(fmt_mib "$ours_l_rss")** ($verdict) |")
-    large_rows+=("| ffmpeg -q:a 2 | $(fmt_s "$ff_l_wall") | $(fmt_mib "$ff_l_rss") |")
+    large_rows+=("| video2mp3 --quality 2 | $(fmt_s "$ours_l_wall") | $(fmt_s "$ours_l_cpu") | **$(fmt_mib "$ours_l_rss")** ($verdict) |")
+    large_rows+=("| ffmpeg -q:a 2 | $(fmt_s "$ff_l_wall") | $(fmt_s "$ff_l_cpu") | $(fmt_mib "$ff_l_rss") |")
 fi
 bench_secs=$(elapsed "$t_bench")
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -282,8 +283,8 @@ report=$(
         echo
         echo "$(basename "$large"): $(mib "$large_bytes") MiB ($large_bytes bytes), $(printf '%.0f' "$large_duration") s; $copies copies of the clip joined with the concat demuxer, video stream-copied, audio re-encoded to AAC 160k ($large_note)."
         echo
-        echo "| command | wall time | peak RSS (target for video2mp3 ≤ 64 MiB) |"
-        echo "|---|---|---|"
+        echo "| command | wall time | CPU user+sys | peak RSS (target for video2mp3 ≤ 64 MiB) |"
+        echo "|---|---|---|---|"
         printf '%s\n' "${large_rows[@]}"
         echo
     fi
@@ -297,6 +298,9 @@ report=$(
     echo '```'
     echo
     echo "Wall times are hyperfine medians; peak RSS is GNU time's \"Maximum resident set size\" from a separate run."
+    if awk -v l="${load_before%% *}" -v n="$(nproc)" 'BEGIN { exit !(l >= n / 2) }'; then
+        echo "The machine was busy (load average ${load_before%% *} on $(nproc) CPUs): wall times are noisy, a ratio within a σ of 1.0 is a tie, and the single large-input runs say little about speed; CPU time is the steadier figure."
+    fi
     echo "Every output was checked to decode without errors (\`ffmpeg -v error -i OUT -f null -\`) to as many seconds of audio as the input has (±1 s)."
     echo "Raw hyperfine data: $(basename "$json_prefix")-quality.json, $(basename "$json_prefix")-bitrate.json. Measurement took $bench_secs s."
     if [ ${#misses[@]} -eq 0 ]; then

@@ -183,6 +183,15 @@ int RunConvert(const ConvertCommandConfig& config, std::stop_token stop) {
         for (const auto& w : result.warnings) std::cerr << "video2mp3: warning: " << w << '\n';
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (show_bar) {
+            // A person watched the bar: tell them what they got.
+            std::fprintf(stderr, "%s: %s, %.1f MB, %d kbit/s %s, %d Hz %s, in %.1f s\n",
+                         to_stdout ? "stdout" : output.c_str(), domain::FormatTime(result.duration_s).c_str(),
+                         static_cast<double>(result.output_bytes) / 1e6,
+                         static_cast<int>(result.bit_rate / 1000),
+                         config.options.bitrate_kbps ? "CBR" : "VBR", result.sample_rate,
+                         result.channels == 1 ? "mono" : "stereo", seconds);
+        }
         if (config.json) {
             nlohmann::json summary = {
                 {"input", config.input},

@@ -27,7 +27,9 @@ FileReader::FileReader(const std::string& path) {
         ::close(fd_);
         throw IoError("cannot read " + path + ": it is a directory");
     }
-    size_ = static_cast<std::uint64_t>(st.st_size);
+    // Only a regular file's size means anything, and 0 not even then (/proc
+    // files say 0 and yet have content, or fail to read).
+    if (S_ISREG(st.st_mode) && st.st_size > 0) size_ = static_cast<std::uint64_t>(st.st_size);
     // The demuxer reads forward with occasional jumps back.
     ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 }

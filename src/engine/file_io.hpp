@@ -22,7 +22,7 @@ class FileReader final : public SeekableReader {
   private:
     int fd_ = -1;
     std::uint64_t position_ = 0;
-    std::uint64_t size_ = 0;
+    std::optional<std::uint64_t> size_;
 };
 
 /// Writes to an open file descriptor with `pwrite`; does not own it.

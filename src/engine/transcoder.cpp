@@ -103,6 +103,7 @@ class ReaderBridge {
     const std::exception_ptr& error() const { return error_; }
     std::optional<std::uint64_t> size() const { return size_; }
     std::uint64_t position() const { return position_; }
+    std::uint64_t bytes_read() const { return bytes_read_; }
 
   private:
     static int ReadCb(void* opaque, uint8_t* buf, int size) {
@@ -112,6 +113,7 @@ class ReaderBridge {
                 self->reader_.Read({reinterpret_cast<std::byte*>(buf), static_cast<std::size_t>(size)});
             if (n == 0) return AVERROR_EOF;
             self->position_ += n;
+            self->bytes_read_ += n;
             return static_cast<int>(n);
         } catch (...) {
             self->error_ = std::current_exception();
@@ -153,6 +155,7 @@ class ReaderBridge {
     SeekableReader& reader_;
     std::optional<std::uint64_t> size_;
     std::uint64_t position_ = 0;
+    std::uint64_t bytes_read_ = 0;
     std::exception_ptr error_;
     std::unique_ptr<AVIOContext, AvioFreer> ctx_;
 };
@@ -396,10 +399,13 @@ class Conversion {
         // unreadable" (corrupt) can be told apart.
         const AVInputFormat* format = nullptr;
         const int score = av_probe_input_buffer2(reader_.get(), &format, input_.name.c_str(), nullptr, 0, 0);
+        if (reader_.bytes_read() == 0 && !reader_.error()) {
+            avformat_free_context(raw);
+            Fail(ErrorCode::kNotMedia, "the input is empty");
+        }
         if (score < 0 || !format) {
             avformat_free_context(raw);
             if (reader_.error()) FailAv(ErrorCode::kInputUnreadable, "", AVERROR(EIO));
-            if (reader_.size() && *reader_.size() == 0) Fail(ErrorCode::kNotMedia, "the input is empty");
             Fail(ErrorCode::kNotMedia, "not a video or audio file (no known format recognised)");
         }
         // A match on the file name's extension alone proves nothing about the bytes.
@@ -473,6 +479,11 @@ class Conversion {
             }
             if (weak_match_)
                 Fail(ErrorCode::kNotMedia, "not a video or audio file (no known format recognised)");
+            if (in_->nb_streams == 0 && !IsStillImageFormat(in_->iformat)) {
+                // Recognised by its content, yet nothing inside can be read.
+                Fail(ErrorCode::kCorrupt, std::string("the input looks like ") + in_->iformat->long_name +
+                                              " but is damaged: no stream can be read");
+            }
             if (!has_video || IsStillImageFormat(in_->iformat)) {
                 std::string what = in_->iformat->long_name;
                 if (in_->nb_streams > 0 && IsStillImageFormat(in_->iformat)) {

@@ -16,11 +16,11 @@ namespace v2m::test {
 
 /// How a child process ended and what it printed.
 struct ProcessResult {
-    std::optional<int> exit_code;  ///< set when it exited
-    int term_signal = 0;           ///< the signal that killed it, 0 when none
-    bool timed_out = false;        ///< killed by us after the deadline
-    std::string out;               ///< standard output (empty when redirected to a file)
-    std::string err;               ///< standard error
+    int exit_code = -1;      ///< its exit status; -1 when it did not exit
+    int term_signal = 0;     ///< the signal that killed it, 0 when none
+    bool timed_out = false;  ///< killed by us after the deadline
+    std::string out;         ///< standard output (empty when redirected to a file)
+    std::string err;         ///< standard error
 
     /// "exit 3" / "killed by signal 11" / "timed out", then stderr: for failure messages.
     std::string Describe() const;
@@ -37,7 +37,7 @@ struct RunOptions {
 /// A child started with posix_spawnp: stdin is /dev/null, stdout and stderr are
 /// captured. The destructor kills and reaps a child still running.
 class Process final {
-public:
+  public:
     /// Starts `argv[0]` (looked up in PATH). Throws std::runtime_error when it cannot.
     explicit Process(const std::vector<std::string>& argv, RunOptions options = {});
     ~Process();
@@ -51,7 +51,7 @@ public:
     /// the start) passes, then reaps it. Call once.
     ProcessResult Wait();
 
-private:
+  private:
     RunOptions options_;
     std::chrono::steady_clock::time_point deadline_;
     pid_t pid_ = -1;
@@ -65,7 +65,7 @@ ProcessResult Run(const std::vector<std::string>& argv, RunOptions options = {})
 
 /// A fresh directory under $TMPDIR (or /tmp), removed with its contents at the end.
 class TempDir final {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -77,7 +77,7 @@ public:
     /// The names of the entries in the directory (hidden ones too), sorted.
     std::vector<std::string> Entries() const;
 
-private:
+  private:
     std::filesystem::path path_;
 };
 
@@ -110,7 +110,7 @@ struct MonoAudio {
 MonoAudio DecodeMono(const std::string& path, const std::string& stream = "a:0");
 
 /// The share (0..1) of the signal's energy at `frequency` Hz (Goertzel): about
-/// 1 for a pure tone at that frequency, about 0 for silence-free other content.
+/// 1 for a pure tone at that frequency, about 0 for other tones or noise.
 double ToneShare(const MonoAudio& audio, double frequency);
 /// Root mean square of the samples (full scale is 1).
 double Rms(const MonoAudio& audio);
