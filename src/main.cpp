@@ -3,15 +3,21 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <stop_token>
 #include <string>
 #include <thread>
 
+#include "app/admin_commands.hpp"
+#include "app/config.hpp"
 #include "app/convert_command.hpp"
 #include "app/exit_codes.hpp"
+#include "app/roles.hpp"
 #include "domain/convert_options.hpp"
+#include "domain/duration.hpp"
 #include "engine/transcoder.hpp"
 
 namespace {
@@ -73,6 +79,80 @@ bool FinishConvertFlags(ConvertFlags& f) {
     return true;
 }
 
+// Adds the option for configuration variable `name` (flag, help text and
+// default from the one table in app/config.cpp; the variable overrides the
+// default, the flag overrides both).
+template <typename T>
+CLI::Option* Configure(CLI::App* cmd, std::string_view name, T& target) {
+    const v2m::app::Variable& v = v2m::app::FindVariable(name);
+    std::string help(v.meaning);
+    auto* opt = cmd->add_option(v2m::app::FlagFor(name), target, help)->envname(std::string(name));
+    if (!v.default_value.empty()) opt->default_val(std::string(v.default_value));
+    return opt;
+}
+
+// The raw text of the configuration shared by the roles and commands that
+// use the database and passwords; turned into config structs by `Finish`.
+struct CommonFlags {
+    std::string data_dir;
+    std::string database_url;
+    std::string database_url_file;
+    int pool_size = 8;
+    std::string db_wait;
+    unsigned long long argon2_ops = 2;
+    std::size_t argon2_memory_kib = 65536;
+    unsigned argon2_concurrency = 2;
+    std::string log_format;
+    std::string log_level;
+
+    void AddDatabase(CLI::App* cmd) {
+        Configure(cmd, "V2M_DATA_DIR", data_dir);
+        Configure(cmd, "V2M_DATABASE_URL", database_url);
+        Configure(cmd, "V2M_DATABASE_URL_FILE", database_url_file);
+    }
+    void AddPasswords(CLI::App* cmd) {
+        Configure(cmd, "V2M_ARGON2_OPS", argon2_ops);
+        Configure(cmd, "V2M_ARGON2_MEMORY_KIB", argon2_memory_kib);
+    }
+    void AddService(CLI::App* cmd) {
+        Configure(cmd, "V2M_DB_POOL_SIZE", pool_size)->check(CLI::Range(1, 1000));
+        Configure(cmd, "V2M_DB_WAIT", db_wait);
+        Configure(cmd, "V2M_ARGON2_CONCURRENCY", argon2_concurrency)->check(CLI::Range(1, 1024));
+        Configure(cmd, "V2M_LOG_FORMAT", log_format)->check(CLI::IsMember({"", "json", "text"}));
+        Configure(cmd, "V2M_LOG_LEVEL", log_level);
+    }
+
+    // Throws std::invalid_argument with a message for the user.
+    v2m::app::DatabaseConfig Database() const {
+        v2m::app::DatabaseConfig db;
+        db.url = database_url;
+        if (db.url.empty() && !database_url_file.empty())
+            db.url = v2m::app::ReadSecretFile(database_url_file);
+        if (db.url.empty()) {
+            std::filesystem::create_directories(data_dir);
+            db.url = "sqlite://" + (std::filesystem::path(data_dir) / "video2mp3.db").string();
+        }
+        db.pool_size = pool_size;
+        if (!db_wait.empty()) {
+            auto wait = v2m::domain::ParseDuration(db_wait);
+            if (!wait) throw std::invalid_argument("V2M_DB_WAIT: not a duration: " + db_wait);
+            db.wait = *wait;
+        }
+        return db;
+    }
+    v2m::auth::PasswordSettings Passwords() const {
+        return {.ops_limit = argon2_ops,
+                .mem_limit = argon2_memory_kib * 1024,
+                .max_concurrent = argon2_concurrency};
+    }
+};
+
+std::chrono::seconds DurationFlag(std::string_view name, const std::string& text) {
+    auto d = v2m::domain::ParseDuration(text);
+    if (!d) throw std::invalid_argument(std::string(name) + ": not a duration: " + text);
+    return *d;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -114,6 +194,66 @@ int main(int argc, char** argv) {
                       "Print a JSON summary (on stdout; on stderr when the MP3 goes to stdout)");
     convert->add_flag("-v,--verbose", cf.verbose, "Show FFmpeg's own warnings");
 
+    CommonFlags common;
+
+    // auth
+    v2m::app::AuthConfig auth_config;
+    std::string auth_ttl;
+    std::string login_window;
+    auto* auth = app.add_subcommand("auth", "Run the auth service: users, sign-in, tokens (port 8081)");
+    common.AddDatabase(auth);
+    common.AddPasswords(auth);
+    common.AddService(auth);
+    Configure(auth, "V2M_LISTEN", auth_config.listen)->default_val("127.0.0.1:8081");
+    Configure(auth, "V2M_HTTP_THREADS", auth_config.http_threads)->check(CLI::Range(2, 10000));
+    Configure(auth, "V2M_JWT_PRIVATE_KEY_FILE", auth_config.key_file);
+    Configure(auth, "V2M_JWT_ISSUER", auth_config.issuer);
+    Configure(auth, "V2M_JWT_AUDIENCE", auth_config.audience);
+    Configure(auth, "V2M_TOKEN_TTL", auth_ttl);
+    Configure(auth, "V2M_OPEN_REGISTRATION", auth_config.open_registration);
+    Configure(auth, "V2M_LOGIN_MAX_FAILURES", auth_config.throttle.max_failures_per_account)
+        ->check(CLI::Range(1, 1000000));
+    Configure(auth, "V2M_LOGIN_MAX_FAILURES_PER_ADDRESS", auth_config.throttle.max_failures_per_address)
+        ->check(CLI::Range(1, 1000000));
+    Configure(auth, "V2M_LOGIN_WINDOW", login_window);
+
+    // user administration
+    auto* user = app.add_subcommand("user", "Manage users on the database V2M_DATABASE_URL names");
+    user->require_subcommand(1);
+    common.AddDatabase(user);
+    common.AddPasswords(user);
+    std::string user_email;
+    bool user_admin = false;
+    bool password_stdin = false;
+    bool list_json = false;
+    auto* user_add =
+        user->add_subcommand("add", "Add a user (the password is asked for, or read from stdin)");
+    user_add->add_option("email", user_email, "The user's email address")->required();
+    user_add->add_flag("--admin", user_admin, "Make the user an administrator");
+    user_add->add_flag("--password-stdin", password_stdin, "Read the password from standard input");
+    auto* user_list = user->add_subcommand("list", "List the users");
+    user_list->add_flag("--json", list_json, "As JSON");
+    auto* user_passwd = user->add_subcommand("passwd", "Set a user's password");
+    user_passwd->add_option("email", user_email, "The user's email address")->required();
+    user_passwd->add_flag("--password-stdin", password_stdin, "Read the password from standard input");
+    auto* user_disable = user->add_subcommand("disable", "Stop a user from signing in");
+    user_disable->add_option("email", user_email, "The user's email address")->required();
+    auto* user_enable = user->add_subcommand("enable", "Let a disabled user sign in again");
+    user_enable->add_option("email", user_email, "The user's email address")->required();
+    // `user add X --data-dir D` as well as `user --data-dir D add X`.
+    for (auto* sub : {user_add, user_list, user_passwd, user_disable, user_enable}) sub->fallthrough();
+
+    auto* migrate = app.add_subcommand("migrate", "Apply the database migrations and exit");
+    common.AddDatabase(migrate);
+
+    std::string key_path;
+    auto* keygen = app.add_subcommand("keygen", "Write a new ES256 signing key (PEM, mode 0600) for auth");
+    keygen->add_option("file", key_path, "Where to write it (must not exist)")->required();
+
+    bool env_json = false;
+    auto* env = app.add_subcommand("env", "List every V2M_* variable the program reads, with defaults");
+    env->add_flag("--json", env_json, "As JSON");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -132,6 +272,31 @@ int main(int argc, char** argv) {
         if (!FinishConvertFlags(cf)) return kExitUsage;
         v2m::engine::SetLibraryLogging(cf.verbose);
         return v2m::app::RunConvert(cf.config, stop.get_token());
+    }
+    if (env->parsed()) return v2m::app::RunEnv(env_json);
+    if (keygen->parsed()) return v2m::app::RunKeygen(key_path);
+    try {
+        if (auth->parsed()) {
+            auth_config.database = common.Database();
+            auth_config.password = common.Passwords();
+            auth_config.token_ttl = DurationFlag("V2M_TOKEN_TTL", auth_ttl);
+            auth_config.throttle.window = DurationFlag("V2M_LOGIN_WINDOW", login_window);
+            auth_config.log = {common.log_format, common.log_level};
+            return v2m::app::RunAuth(auth_config, stop.get_token());
+        }
+        if (migrate->parsed()) return v2m::app::RunMigrate(common.Database());
+        if (user->parsed()) {
+            const v2m::app::AdminConfig admin{common.Database(), common.Passwords()};
+            if (user_add->parsed())
+                return v2m::app::RunUserAdd(admin, user_email, user_admin, password_stdin);
+            if (user_list->parsed()) return v2m::app::RunUserList(admin, list_json);
+            if (user_passwd->parsed()) return v2m::app::RunUserPasswd(admin, user_email, password_stdin);
+            if (user_disable->parsed()) return v2m::app::RunUserSetDisabled(admin, user_email, true);
+            if (user_enable->parsed()) return v2m::app::RunUserSetDisabled(admin, user_email, false);
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "video2mp3: error: " << e.what() << '\n';
+        return kExitUsage;
     }
     return kExitUsage;
 }

@@ -1,0 +1,72 @@
+#include "app/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace v2m::app {
+
+namespace {
+
+constexpr Variable kVariables[] = {
+    {"V2M_DATA_DIR", "./data", "where the embedded defaults live (SQLite file, keys)",
+     "all roles, user, migrate"},
+    {"V2M_LISTEN", "",
+     "HTTP address host:port; default 127.0.0.1:8081 for auth, 127.0.0.1:8080 for gateway/all", "auth"},
+    {"V2M_HTTP_THREADS", "32", "HTTP connections served at once", "auth"},
+    {"V2M_DATABASE_URL", "",
+     "sqlite:///abs/path, sqlite://rel/path, postgresql://user:pass@host:port/db or "
+     "mysql://user:pass@host:port/db; "
+     "default sqlite://$V2M_DATA_DIR/video2mp3.db",
+     "auth, user, migrate"},
+    {"V2M_DATABASE_URL_FILE", "", "a file holding V2M_DATABASE_URL (for secrets)", "auth, user, migrate"},
+    {"V2M_DB_POOL_SIZE", "8", "database connections held open", "auth"},
+    {"V2M_DB_WAIT", "30s", "how long to wait for the database at start before giving up", "auth"},
+    {"V2M_JWT_PRIVATE_KEY_FILE", "",
+     "the ES256 signing key (PEM); required by auth (make one: video2mp3 keygen FILE)", "auth"},
+    {"V2M_JWT_ISSUER", "video2mp3", "the tokens' iss claim", "auth"},
+    {"V2M_JWT_AUDIENCE", "video2mp3", "the tokens' aud claim", "auth"},
+    {"V2M_TOKEN_TTL", "1h", "token lifetime (e.g. 15m, 1h)", "auth"},
+    {"V2M_OPEN_REGISTRATION", "false", "anyone may register with POST /v1/users (admins always may)", "auth"},
+    {"V2M_ARGON2_OPS", "2", "Argon2id passes per password hash", "auth, user"},
+    {"V2M_ARGON2_MEMORY_KIB", "65536", "Argon2id memory per password hash, in KiB", "auth, user"},
+    {"V2M_ARGON2_CONCURRENCY", "2", "password hashes computed at once (bounds memory)", "auth"},
+    {"V2M_LOGIN_MAX_FAILURES", "5", "failed sign-ins per account within the window before 429", "auth"},
+    {"V2M_LOGIN_MAX_FAILURES_PER_ADDRESS", "20",
+     "failed sign-ins per client address within the window before 429", "auth"},
+    {"V2M_LOGIN_WINDOW", "15m", "the window failed sign-ins are counted in", "auth"},
+    {"V2M_LOG_FORMAT", "", "json or text; default text on a terminal, else json", "all roles"},
+    {"V2M_LOG_LEVEL", "info", "trace, debug, info, warn, error", "all roles"},
+};
+
+}  // namespace
+
+std::span<const Variable> Variables() { return kVariables; }
+
+const Variable& FindVariable(std::string_view name) {
+    for (const Variable& v : kVariables) {
+        if (v.name == name) return v;
+    }
+    throw std::out_of_range("unknown configuration variable " + std::string(name));
+}
+
+std::string FlagFor(std::string_view name) {
+    std::string flag = "--";
+    for (char c : name.substr(4))
+        flag += c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return flag;
+}
+
+std::string ReadSecretFile(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    std::ostringstream content;
+    content << in.rdbuf();
+    std::string value = content.str();
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    return value;
+}
+
+}  // namespace v2m::app
