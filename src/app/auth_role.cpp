@@ -5,6 +5,7 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "app/roles.hpp"
 #include "auth/auth_http.hpp"
@@ -24,10 +25,10 @@ void WaitForStop(std::stop_token stop) {
     std::mutex mutex;
     std::condition_variable_any cv;
     std::unique_lock lock(mutex);
-    cv.wait(lock, stop, [] { return false; });
+    cv.wait(lock, std::move(stop), [] { return false; });
 }
 
-std::unique_ptr<store::SociStore> OpenDatabase(const DatabaseConfig& config, std::stop_token stop) {
+std::unique_ptr<store::SociStore> OpenDatabase(const DatabaseConfig& config, const std::stop_token& stop) {
     const auto deadline = std::chrono::steady_clock::now() + config.wait;
     for (int attempt = 0;; ++attempt) {
         try {
@@ -45,7 +46,7 @@ std::unique_ptr<store::SociStore> OpenDatabase(const DatabaseConfig& config, std
     }
 }
 
-int RunAuth(const AuthConfig& config, std::stop_token stop) {
+int RunAuth(const AuthConfig& config, const std::stop_token& stop) {
     try {
         obs::InitLogging(config.log);
     } catch (const std::exception& e) {

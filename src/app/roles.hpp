@@ -36,12 +36,12 @@ struct AuthConfig {
 };
 
 /// `video2mp3 auth`: serves until `stop`; returns the exit status.
-int RunAuth(const AuthConfig& config, std::stop_token stop);
+int RunAuth(const AuthConfig& config, const std::stop_token& stop);
 
 /// Opens the store and applies migrations, retrying for `config.wait` while
 /// the database is unreachable (it may be starting too). Throws
 /// `store::StoreUnavailable` after that, `store::DatabaseUrlError` at once.
-std::unique_ptr<store::SociStore> OpenDatabase(const DatabaseConfig& config, std::stop_token stop);
+std::unique_ptr<store::SociStore> OpenDatabase(const DatabaseConfig& config, const std::stop_token& stop);
 
 /// Blocks until `stop` is requested.
 void WaitForStop(std::stop_token stop);

@@ -6,7 +6,9 @@ namespace v2m::auth {
 namespace {
 
 // Small parameters keep the tests fast; the algorithm is the same.
-PasswordSettings Cheap() { return {.ops_limit = 1, .mem_limit = 64 * 1024, .max_concurrent = 2}; }
+PasswordSettings Cheap() {
+    return {.ops_limit = 1, .mem_limit = std::size_t{64} * 1024, .max_concurrent = 2};
+}
 
 TEST(PasswordHasher, HashesWithArgon2idAndVerifies) {
     PasswordHasher hasher(Cheap());
@@ -28,7 +30,7 @@ TEST(PasswordHasher, MalformedHashesNeverVerify) {
 
 TEST(PasswordHasher, NeedsRehashWhenParametersChange) {
     PasswordHasher cheap(Cheap());
-    PasswordHasher costlier({.ops_limit = 2, .mem_limit = 128 * 1024, .max_concurrent = 1});
+    PasswordHasher costlier({.ops_limit = 2, .mem_limit = std::size_t{128} * 1024, .max_concurrent = 1});
     const std::string hash = cheap.Hash("a long enough password");
     EXPECT_FALSE(cheap.NeedsRehash(hash));
     EXPECT_TRUE(costlier.NeedsRehash(hash));
@@ -37,9 +39,10 @@ TEST(PasswordHasher, NeedsRehashWhenParametersChange) {
 }
 
 TEST(PasswordHasher, RejectsImpossibleParameters) {
-    EXPECT_THROW(PasswordHasher({.ops_limit = 0, .mem_limit = 64 * 1024}), std::invalid_argument);
+    EXPECT_THROW(PasswordHasher({.ops_limit = 0, .mem_limit = std::size_t{64} * 1024}),
+                 std::invalid_argument);
     EXPECT_THROW(PasswordHasher({.ops_limit = 1, .mem_limit = 16}), std::invalid_argument);
-    EXPECT_THROW(PasswordHasher({.ops_limit = 1, .mem_limit = 64 * 1024, .max_concurrent = 0}),
+    EXPECT_THROW(PasswordHasher({.ops_limit = 1, .mem_limit = std::size_t{64} * 1024, .max_concurrent = 0}),
                  std::invalid_argument);
 }
 

@@ -56,7 +56,9 @@ class FakeUserStore final : public store::UserStore {
     std::map<std::string, store::User> users_;
 };
 
-PasswordSettings Cheap() { return {.ops_limit = 1, .mem_limit = 64 * 1024, .max_concurrent = 1}; }
+PasswordSettings Cheap() {
+    return {.ops_limit = 1, .mem_limit = std::size_t{64} * 1024, .max_concurrent = 1};
+}
 
 int ErrorStatus(const std::function<void()>& fn, std::string* code = nullptr) {
     try {
@@ -114,7 +116,7 @@ TEST(UserService, RehashesOnLoginWhenParametersChange) {
     PasswordHasher old_hasher(Cheap());
     UserService before(store, old_hasher, [] { return 1; });
     before.Register("alice@example.com", "correct horse battery", store::Role::kUser);
-    PasswordHasher new_hasher({.ops_limit = 2, .mem_limit = 128 * 1024, .max_concurrent = 1});
+    PasswordHasher new_hasher({.ops_limit = 2, .mem_limit = std::size_t{128} * 1024, .max_concurrent = 1});
     UserService after(store, new_hasher, [] { return 2; });
     ASSERT_TRUE(after.Authenticate("alice@example.com", "correct horse battery").has_value());
     EXPECT_EQ(store.hash_updates, 1);

@@ -184,8 +184,8 @@ struct Server::Impl {
         auto& requests = metrics.http_requests();
         auto& duration =
             metrics.http_duration().Add({{"method", method}, {"route", route}}, obs::LatencyBuckets());
-        return [=, &requests, &duration](const httplib::Request& req, httplib::Response& res,
-                                         const ReadBody& read) {
+        return [method, route, handler = std::move(handler), &requests, &duration](
+                   const httplib::Request& req, httplib::Response& res, const ReadBody& read) {
             const auto start = std::chrono::steady_clock::now();
             Request request = Convert(req);
             Response out;

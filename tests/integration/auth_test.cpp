@@ -41,7 +41,7 @@ int FreePort() {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    (void)::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     socklen_t len = sizeof addr;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     ::close(fd);
@@ -63,7 +63,7 @@ HttpResult Curl(std::vector<std::string> args) {
     argv.insert(argv.end(), args.begin(), args.end());
     const ProcessResult r = test::Run(argv, {.timeout = 40s});
     HttpResult out;
-    out.status = std::atoi(r.out.c_str());
+    out.status = static_cast<int>(std::strtol(r.out.c_str(), nullptr, 10));
     out.body = std::filesystem::exists(dir / "body") ? ReadFile(dir / "body") : "";
     out.headers = std::filesystem::exists(dir / "headers") ? ReadFile(dir / "headers") : "";
     return out;
@@ -225,6 +225,7 @@ TEST_P(AuthTest, ConcurrentFirstStartsMigrateOnce) {
     Database fresh(GetParam());
     // Four processes migrate a new database at the same moment.
     std::vector<std::unique_ptr<Process>> runs;
+    runs.reserve(4);
     for (int i = 0; i < 4; ++i) {
         runs.push_back(std::make_unique<Process>(
             std::vector<std::string>{"env", "V2M_DATABASE_URL=" + fresh.url(), Binary(), "migrate"}));
