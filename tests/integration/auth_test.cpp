@@ -320,6 +320,18 @@ TEST_P(AuthTest, LoginValidateAndJwksAsTheOriginalsClientsCallThem) {
     EXPECT_EQ(tampered.status, 401);
     EXPECT_EQ(tampered.Json()["error"]["code"], "invalid_token");
     EXPECT_EQ(Curl({"-X", "POST", auth.Url("/validate")}).status, 401);
+
+    // Sign-ins are counted by outcome and requests timed, for Prometheus.
+    const HttpResult metrics = Curl({auth.Url("/metrics")});
+    ASSERT_EQ(metrics.status, 200);
+    EXPECT_NE(metrics.body.find("v2m_auth_logins_total{outcome=\"success\"} 1"), std::string::npos)
+        << metrics.body;
+    EXPECT_NE(metrics.body.find("v2m_auth_logins_total{outcome=\"failure\"} 2"), std::string::npos)
+        << metrics.body;
+    EXPECT_NE(metrics.body.find("v2m_http_request_duration_seconds_bucket{method=\"POST\",route=\"/login\""),
+              std::string::npos)
+        << metrics.body;
+    EXPECT_EQ(Curl({auth.Url("/healthz")}).status, 200);
 }
 
 TEST_P(AuthTest, TokenEndpointAndRegistration) {
