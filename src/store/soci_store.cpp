@@ -237,25 +237,20 @@ void SociStore::CreateUser(const User& user) {
     });
 }
 
-std::optional<User> SociStore::FindUserByEmail(std::string_view email) {
-    const std::string key(email);
+std::optional<User> SociStore::FindUserBy(const char* column, std::string_view value) {
+    const std::string key(value);
     return impl_->With([&](soci::session& sql) -> std::optional<User> {
         soci::row r;
-        sql << "SELECT " << kUserColumns << " FROM users WHERE email = :email", soci::use(key), soci::into(r);
+        sql << "SELECT " << kUserColumns << " FROM users WHERE " << column << " = :key", soci::use(key),
+            soci::into(r);
         if (!sql.got_data()) return std::nullopt;
         return UserFromRow(r);
     });
 }
 
-std::optional<User> SociStore::FindUserById(std::string_view id) {
-    const std::string key(id);
-    return impl_->With([&](soci::session& sql) -> std::optional<User> {
-        soci::row r;
-        sql << "SELECT " << kUserColumns << " FROM users WHERE id = :id", soci::use(key), soci::into(r);
-        if (!sql.got_data()) return std::nullopt;
-        return UserFromRow(r);
-    });
-}
+std::optional<User> SociStore::FindUserByEmail(std::string_view email) { return FindUserBy("email", email); }
+
+std::optional<User> SociStore::FindUserById(std::string_view id) { return FindUserBy("id", id); }
 
 std::vector<User> SociStore::ListUsers() {
     return impl_->With([&](soci::session& sql) {

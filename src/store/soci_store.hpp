@@ -38,6 +38,9 @@ class SociStore final : public UserStore, public Database {
     bool SetDisabled(std::string_view id, bool disabled, std::int64_t now_ms) override;
 
   private:
+    /// One user by a unique column; `column` is one of ours, never input.
+    std::optional<User> FindUserBy(const char* column, std::string_view value);
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
