@@ -29,6 +29,7 @@ extern "C" {
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace v2m::engine {
 
@@ -269,7 +270,10 @@ using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
 
 // Runs the MP3 encoder and the muxer on a thread of their own, so decoding the
 // next frames overlaps encoding (LAME is most of the cost). Frames pass through
-// a short bounded queue, so memory stays flat.
+// a short bounded queue and come back for reuse, so memory stays flat and no
+// buffer is allocated on one thread and freed on the other. Each side wakes
+// the other only when it sleeps, and the producer only once half the queue is
+// free: one wake-up per batch rather than two context switches per frame.
 class EncodeStage {
   public:
     /// `encode` takes one frame, or nullptr to flush at the end; it may throw.
@@ -280,24 +284,40 @@ class EncodeStage {
             std::lock_guard lock(mutex_);
             closed_ = true;
         }
-        changed_.notify_all();
+        not_empty_.notify_all();
+        not_full_.notify_all();
         if (thread_.joinable()) thread_.join();
     }
     EncodeStage(const EncodeStage&) = delete;
     EncodeStage& operator=(const EncodeStage&) = delete;
 
+    /// A frame the encoder is done with, for refilling; empty when none is spare.
+    FramePtr Spare() {
+        std::lock_guard lock(mutex_);
+        if (spare_.empty()) return nullptr;
+        FramePtr frame = std::move(spare_.back());
+        spare_.pop_back();
+        return frame;
+    }
+
     /// Hands a frame over; blocks while the queue is full. Rethrows the
     /// encoding thread's failure.
     void Push(FramePtr frame) {
         std::unique_lock lock(mutex_);
-        changed_.wait(lock, [&] { return queue_.size() < kDepth || closed_; });
+        if (queue_.size() >= kDepth && !closed_) {
+            producer_waiting_ = true;
+            not_full_.wait(lock, [&] { return queue_.size() <= kDepth / 2 || closed_; });
+            producer_waiting_ = false;
+        }
         if (closed_) {
             lock.unlock();
             Finish();
+            return;
         }
         queue_.push_back(std::move(frame));
+        const bool wake = consumer_waiting_;
         lock.unlock();
-        changed_.notify_all();
+        if (wake) not_empty_.notify_one();
     }
 
     /// Waits until every frame is encoded and the encoder flushed. Rethrows
@@ -307,7 +327,7 @@ class EncodeStage {
             std::lock_guard lock(mutex_);
             finishing_ = true;
         }
-        changed_.notify_all();
+        not_empty_.notify_all();
         if (thread_.joinable()) thread_.join();
         if (error_) std::rethrow_exception(error_);
     }
@@ -317,18 +337,25 @@ class EncodeStage {
 
     void Loop() {
         try {
+            FramePtr done;
             while (true) {
                 FramePtr frame;
                 {
                     std::unique_lock lock(mutex_);
-                    changed_.wait(lock, [&] { return !queue_.empty() || finishing_ || closed_; });
+                    if (done) spare_.push_back(std::move(done));
+                    if (queue_.empty() && !finishing_ && !closed_) {
+                        consumer_waiting_ = true;
+                        not_empty_.wait(lock, [&] { return !queue_.empty() || finishing_ || closed_; });
+                        consumer_waiting_ = false;
+                    }
                     if (closed_) return;
                     if (queue_.empty()) break;
                     frame = std::move(queue_.front());
                     queue_.pop_front();
+                    if (producer_waiting_ && queue_.size() <= kDepth / 2) not_full_.notify_one();
                 }
-                changed_.notify_all();
                 encode_(frame.get());
+                done = std::move(frame);
             }
             encode_(nullptr);
         } catch (...) {
@@ -336,13 +363,17 @@ class EncodeStage {
             error_ = std::current_exception();
             closed_ = true;
         }
-        changed_.notify_all();
+        not_full_.notify_all();
     }
 
     std::function<void(const AVFrame*)> encode_;
     std::mutex mutex_;
-    std::condition_variable changed_;
+    std::condition_variable not_empty_;
+    std::condition_variable not_full_;
     std::deque<FramePtr> queue_;
+    std::vector<FramePtr> spare_;
+    bool consumer_waiting_ = false;
+    bool producer_waiting_ = false;
     bool finishing_ = false;
     bool closed_ = false;
     std::exception_ptr error_;
@@ -809,15 +840,21 @@ class Conversion {
         while (av_audio_fifo_size(fifo_.get()) >= frame_size ||
                (flush && av_audio_fifo_size(fifo_.get()) > 0)) {
             const int n = std::min(frame_size, av_audio_fifo_size(fifo_.get()));
-            FramePtr f(av_frame_alloc());
-            if (!f) throw std::bad_alloc();
-            f->nb_samples = n;
-            f->format = enc_->sample_fmt;
-            f->sample_rate = enc_->sample_rate;
-            if (av_channel_layout_copy(&f->ch_layout, &enc_->ch_layout) < 0 ||
-                av_frame_get_buffer(f.get(), 0) < 0) {
-                throw std::bad_alloc();
+            // A frame back from the encoder (it keeps no reference once it
+            // has taken the samples), or a new one.
+            FramePtr f = encode_stage_->Spare();
+            if (!f || av_frame_make_writable(f.get()) < 0 || f->nb_samples < n) {
+                f.reset(av_frame_alloc());
+                if (!f) throw std::bad_alloc();
+                f->nb_samples = frame_size;
+                f->format = enc_->sample_fmt;
+                f->sample_rate = enc_->sample_rate;
+                if (av_channel_layout_copy(&f->ch_layout, &enc_->ch_layout) < 0 ||
+                    av_frame_get_buffer(f.get(), 0) < 0) {
+                    throw std::bad_alloc();
+                }
             }
+            f->nb_samples = n;
             if (av_audio_fifo_read(fifo_.get(), reinterpret_cast<void**>(f->data), n) < n) {
                 Fail(ErrorCode::kInternal, "audio buffer underrun");
             }
