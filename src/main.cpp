@@ -153,6 +153,74 @@ std::chrono::seconds DurationFlag(std::string_view name, const std::string& text
     return *d;
 }
 
+// The auth service's settings, for `auth` and `all`.
+struct AuthFlags {
+    v2m::app::AuthConfig config;
+    std::string ttl;
+    std::string login_window;
+
+    void Add(CLI::App* cmd, bool in_all) {
+        Configure(cmd, "V2M_HTTP_THREADS", config.http_threads)->check(CLI::Range(2, 10000));
+        Configure(cmd, "V2M_JWT_PRIVATE_KEY_FILE", config.key_file);
+        Configure(cmd, "V2M_JWT_ISSUER", config.issuer);
+        Configure(cmd, "V2M_JWT_AUDIENCE", config.audience);
+        Configure(cmd, "V2M_TOKEN_TTL", ttl);
+        auto* open = Configure(cmd, "V2M_OPEN_REGISTRATION", config.open_registration);
+        if (in_all) open->default_val("true");
+        Configure(cmd, "V2M_LOGIN_MAX_FAILURES", config.throttle.max_failures_per_account)
+            ->check(CLI::Range(1, 1000000));
+        Configure(cmd, "V2M_LOGIN_MAX_FAILURES_PER_ADDRESS", config.throttle.max_failures_per_address)
+            ->check(CLI::Range(1, 1000000));
+        Configure(cmd, "V2M_LOGIN_WINDOW", login_window);
+    }
+
+    // Throws std::invalid_argument with a message for the user.
+    v2m::app::AuthConfig Finish(const CommonFlags& common) {
+        config.database = common.Database();
+        config.password = common.Passwords();
+        config.token_ttl = DurationFlag("V2M_TOKEN_TTL", ttl);
+        config.throttle.window = DurationFlag("V2M_LOGIN_WINDOW", login_window);
+        config.log = {common.log_format, common.log_level};
+        return config;
+    }
+};
+
+// `all`: the gateway's and the workers' settings on top of auth's.
+struct AllFlags {
+    v2m::app::AllConfig config;
+    AuthFlags auth;
+    std::string max_duration;
+    int concurrency = 0;
+
+    void Add(CLI::App* cmd) {
+        Configure(cmd, "V2M_BLOB_STORE", config.blob_store);
+        Configure(cmd, "V2M_BROKER_URL", config.broker)->check(CLI::IsMember({"db"}));
+        Configure(cmd, "V2M_SMTP_URL", config.smtp_url);
+        Configure(cmd, "V2M_MAIL_FROM", config.mail_from);
+        Configure(cmd, "V2M_PUBLIC_URL", config.public_url);
+        Configure(cmd, "V2M_MAX_UPLOAD_BYTES", config.max_upload_bytes)
+            ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50));
+        Configure(cmd, "V2M_MAX_DURATION", max_duration);
+        Configure(cmd, "V2M_CONCURRENCY", concurrency)->check(CLI::Range(0, 256));
+        Configure(cmd, "V2M_QUEUE_VIDEO", config.video_queue);
+        Configure(cmd, "V2M_QUEUE_MP3", config.mp3_queue);
+    }
+
+    v2m::app::AllConfig Finish(const CommonFlags& common) {
+        config.auth = auth.Finish(common);
+        config.auth.listen = config.listen;
+        config.data_dir = common.data_dir;
+        const std::filesystem::path data(common.data_dir);
+        if (config.blob_store.empty()) config.blob_store = "file://" + (data / "blobs").string();
+        if (config.smtp_url.empty()) config.smtp_url = "file://" + (data / "mail").string();
+        config.max_duration_s = static_cast<double>(DurationFlag("V2M_MAX_DURATION", max_duration).count());
+        config.concurrency = concurrency > 0
+                                 ? concurrency
+                                 : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+        return config;
+    }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -196,26 +264,24 @@ int main(int argc, char** argv) {
 
     CommonFlags common;
 
-    // auth
-    v2m::app::AuthConfig auth_config;
-    std::string auth_ttl;
-    std::string login_window;
+    // auth, and all (which also answers auth's endpoints)
+    AuthFlags auth_flags;
     auto* auth = app.add_subcommand("auth", "Run the auth service: users, sign-in, tokens (port 8081)");
     common.AddDatabase(auth);
     common.AddPasswords(auth);
     common.AddService(auth);
-    Configure(auth, "V2M_LISTEN", auth_config.listen)->default_val("127.0.0.1:8081");
-    Configure(auth, "V2M_HTTP_THREADS", auth_config.http_threads)->check(CLI::Range(2, 10000));
-    Configure(auth, "V2M_JWT_PRIVATE_KEY_FILE", auth_config.key_file);
-    Configure(auth, "V2M_JWT_ISSUER", auth_config.issuer);
-    Configure(auth, "V2M_JWT_AUDIENCE", auth_config.audience);
-    Configure(auth, "V2M_TOKEN_TTL", auth_ttl);
-    Configure(auth, "V2M_OPEN_REGISTRATION", auth_config.open_registration);
-    Configure(auth, "V2M_LOGIN_MAX_FAILURES", auth_config.throttle.max_failures_per_account)
-        ->check(CLI::Range(1, 1000000));
-    Configure(auth, "V2M_LOGIN_MAX_FAILURES_PER_ADDRESS", auth_config.throttle.max_failures_per_address)
-        ->check(CLI::Range(1, 1000000));
-    Configure(auth, "V2M_LOGIN_WINDOW", login_window);
+    Configure(auth, "V2M_LISTEN", auth_flags.config.listen)->default_val("127.0.0.1:8081");
+    auth_flags.Add(auth, false);
+
+    AllFlags all_flags;
+    auto* all = app.add_subcommand(
+        "all", "Run everything in one process: gateway, auth, converter and notifier (port 8080)");
+    common.AddDatabase(all);
+    common.AddPasswords(all);
+    common.AddService(all);
+    Configure(all, "V2M_LISTEN", all_flags.config.listen)->default_val("127.0.0.1:8080");
+    all_flags.auth.Add(all, true);
+    all_flags.Add(all);
 
     // user administration
     auto* user = app.add_subcommand("user", "Manage users on the database V2M_DATABASE_URL names");
@@ -277,12 +343,10 @@ int main(int argc, char** argv) {
     if (keygen->parsed()) return v2m::app::RunKeygen(key_path);
     try {
         if (auth->parsed()) {
-            auth_config.database = common.Database();
-            auth_config.password = common.Passwords();
-            auth_config.token_ttl = DurationFlag("V2M_TOKEN_TTL", auth_ttl);
-            auth_config.throttle.window = DurationFlag("V2M_LOGIN_WINDOW", login_window);
-            auth_config.log = {common.log_format, common.log_level};
-            return v2m::app::RunAuth(auth_config, stop.get_token());
+            return v2m::app::RunAuth(auth_flags.Finish(common), stop.get_token());
+        }
+        if (all->parsed()) {
+            return v2m::app::RunAll(all_flags.Finish(common), stop.get_token());
         }
         if (migrate->parsed()) return v2m::app::RunMigrate(common.Database());
         if (user->parsed()) {

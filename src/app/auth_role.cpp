@@ -46,6 +46,28 @@ std::unique_ptr<store::SociStore> OpenDatabase(const DatabaseConfig& config, con
     }
 }
 
+std::int64_t NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+AuthParts::AuthParts(const AuthConfig& config, store::UserStore& user_store, const token::SigningKey& key,
+                     obs::Metrics& metrics)
+    : hasher(config.password),
+      users(user_store, hasher, NowMs),
+      throttle(config.throttle),
+      issuer(key, {config.issuer, config.audience, config.token_ttl}),
+      jwks(OneKey(key)),
+      verifier(jwks, {config.issuer, config.audience}),
+      deps{users, throttle, issuer, verifier, jwks, metrics, config.open_registration, config.token_ttl} {}
+
+token::JwkSet AuthParts::OneKey(const token::SigningKey& key) {
+    token::JwkSet set;
+    set.Add(key);
+    return set;
+}
+
 int RunAuth(const AuthConfig& config, const std::stop_token& stop) {
     try {
         obs::InitLogging(config.log);
@@ -71,18 +93,7 @@ int RunAuth(const AuthConfig& config, const std::stop_token& stop) {
     }
 
     obs::Metrics metrics;
-    auth::PasswordHasher hasher(config.password);
-    auth::UserService users(*db, hasher, [] {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    });
-    auth::LoginThrottle throttle(config.throttle);
-    const token::TokenIssuer issuer(*key, {config.issuer, config.audience, config.token_ttl});
-    token::JwkSet jwks;
-    jwks.Add(*key);
-    const token::TokenVerifier verifier(jwks, {config.issuer, config.audience});
-
+    const AuthParts parts(config, *db, *key, metrics);
     http::Server server({.host = listen.first, .port = listen.second, .threads = config.http_threads},
                         metrics);
     http::AddHealthRoutes(server, metrics, [&db]() -> std::optional<std::string> {
@@ -93,9 +104,7 @@ int RunAuth(const AuthConfig& config, const std::stop_token& stop) {
             return std::string("database unreachable: ") + e.what();
         }
     });
-    const auth::AuthHttpDeps deps{
-        users, throttle, issuer, verifier, jwks, metrics, config.open_registration, config.token_ttl};
-    auth::AddAuthRoutes(server, deps);
+    auth::AddAuthRoutes(server, parts.deps);
     try {
         server.Bind();
     } catch (const std::exception& e) {

@@ -1,16 +1,27 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <stop_token>
 #include <string>
 
+#include "auth/auth_http.hpp"
 #include "auth/login_throttle.hpp"
 #include "auth/password_hasher.hpp"
+#include "auth/user_service.hpp"
 #include "obs/log.hpp"
+#include "token/jwk_set.hpp"
+#include "token/signing_key.hpp"
+#include "token/token_issuer.hpp"
+#include "token/token_verifier.hpp"
 
 namespace v2m::store {
 class SociStore;
+class UserStore;
+}  // namespace v2m::store
+namespace v2m::obs {
+class Metrics;
 }
 
 namespace v2m::app {
@@ -35,8 +46,49 @@ struct AuthConfig {
     obs::LogSettings log;
 };
 
+/// The auth service's parts, built once from its configuration; served by
+/// `auth`, and in-process by `all`.
+struct AuthParts {
+    AuthParts(const AuthConfig& config, store::UserStore& user_store, const token::SigningKey& key,
+              obs::Metrics& metrics);
+    auth::PasswordHasher hasher;
+    auth::UserService users;
+    auth::LoginThrottle throttle;
+    token::TokenIssuer issuer;
+    token::JwkSet jwks;
+    token::TokenVerifier verifier;
+    auth::AuthHttpDeps deps;
+
+  private:
+    static token::JwkSet OneKey(const token::SigningKey& key);
+};
+
+/// Unix milliseconds from the system clock.
+std::int64_t NowMs();
+
 /// `video2mp3 auth`: serves until `stop`; returns the exit status.
 int RunAuth(const AuthConfig& config, const std::stop_token& stop);
+
+struct AllConfig {
+    std::string listen = "127.0.0.1:8080";
+    std::string data_dir = "./data";
+    AuthConfig auth;         ///< its listen address is unused: auth answers on `listen`
+    std::string blob_store;  ///< V2M_BLOB_STORE, already defaulted
+    std::string broker = "db";
+    std::string smtp_url;  ///< V2M_SMTP_URL, already defaulted
+    std::string mail_from = "video2mp3@localhost";
+    std::string public_url = "http://127.0.0.1:8080";
+    std::uint64_t max_upload_bytes = std::uint64_t{2} << 30;
+    double max_duration_s = 6 * 3600;
+    int concurrency = 2;
+    std::string video_queue = "video";
+    std::string mp3_queue = "mp3";
+};
+
+/// `video2mp3 all`: gateway, auth, converter and notifier in one process on
+/// the embedded defaults; serves until `stop`, then stops taking work and
+/// releases running conversions. Returns the exit status.
+int RunAll(const AllConfig& config, const std::stop_token& stop);
 
 /// Opens the store and applies migrations, retrying for `config.wait` while
 /// the database is unreachable (it may be starting too). Throws

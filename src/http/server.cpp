@@ -8,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <regex>
 #include <stdexcept>
 
 #include "domain/errors.hpp"
@@ -83,6 +84,11 @@ std::string MessageForStatus(int status) {
         default:
             return "HTTP " + std::to_string(status);
     }
+}
+
+domain::ClientError TooLarge(std::uint64_t limit) {
+    return domain::ClientError(
+        413, "too_large", "the request body is larger than the limit of " + std::to_string(limit) + " bytes");
 }
 
 }  // namespace
@@ -170,32 +176,45 @@ struct Server::Impl {
         // API answers are per user: nothing may cache them unless a handler says so.
         if (!cache_control) res.set_header("Cache-Control", "no-store");
         res.set_header("X-Content-Type-Options", "nosniff");
-        res.set_content(out.body, out.content_type);
+        if (out.stream) {
+            auto produce = out.stream->produce;
+            res.set_content_provider(
+                static_cast<std::size_t>(out.stream->length), out.content_type,
+                [produce](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                    return produce(offset, length, [&sink](std::string_view data) {
+                        return sink.write(data.data(), data.size());
+                    });
+                });
+        } else {
+            res.set_content(out.body, out.content_type);
+        }
     }
 
-    // Requests with a body are read through the content reader: httplib
-    // 0.11.4 otherwise waits for a body that a request without
-    // Content-Length does not have (curl -X POST -u …), until the read timeout.
-    using ReadBody = std::function<std::string(const httplib::Request&)>;
+    // Calls the handler with the request in plain types; `close` asks for the
+    // connection to be closed after the answer (a body left unread).
+    using Invoke = std::function<Response(Request&, const httplib::Request&, const httplib::ContentReader*,
+                                          bool& close)>;
+    using Dispatch =
+        std::function<void(const httplib::Request&, httplib::Response&, const httplib::ContentReader*)>;
 
-    std::function<void(const httplib::Request&, httplib::Response&, const ReadBody&)> Wrap(std::string method,
-                                                                                           std::string route,
-                                                                                           Handler handler) {
+    Dispatch Wrap(std::string method, std::string route, Invoke invoke) {
         auto& requests = metrics.http_requests();
         auto& duration =
             metrics.http_duration().Add({{"method", method}, {"route", route}}, obs::LatencyBuckets());
-        return [method, route, handler = std::move(handler), &requests, &duration](
-                   const httplib::Request& req, httplib::Response& res, const ReadBody& read) {
+        return [method, route, invoke = std::move(invoke), &requests, &duration](
+                   const httplib::Request& req, httplib::Response& res,
+                   const httplib::ContentReader* reader) {
             const auto start = std::chrono::steady_clock::now();
+            // Ranges are ours to apply (see range.hpp): the library's own
+            // handling answers bogus 206s for ranges past the end.
+            const_cast<httplib::Request&>(req).ranges.clear();
             Request request = Convert(req);
             Response out;
+            bool close = false;
             try {
-                if (read) request.body = read(req);
-                out = handler(request);
+                out = invoke(request, req, reader, close);
             } catch (const domain::ClientError& e) {
-                out = Response::Error(e.status(), e.code(), e.what());
-                if (e.retry_after_s() > 0)
-                    out.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s()));
+                out = ErrorResponse(e);
             } catch (const domain::Unavailable& e) {
                 spdlog::warn("request {} {} {}: {}", request.request_id, method, request.path, e.what());
                 out = Response::Error(503, "unavailable",
@@ -207,13 +226,147 @@ struct Server::Impl {
                 out = Response::Error(500, "internal",
                                       "internal error (request id " + request.request_id + ")");
             }
+            if (close) out.headers.emplace_back("Connection", "close");
             Apply(out, request.request_id, res);
             requests.Add({{"method", method}, {"route", route}, {"status", std::to_string(out.status)}})
                 .Increment();
             duration.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         };
     }
+
+    static Response ErrorResponse(const domain::ClientError& e) {
+        Response out = Response::Error(e.status(), e.code(), e.what());
+        if (e.retry_after_s() > 0) out.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s()));
+        return out;
+    }
+
+    void Register(std::string_view method, const std::string& pattern, const Dispatch& dispatch) {
+        auto with_body = [dispatch](const httplib::Request& req, httplib::Response& res,
+                                    const httplib::ContentReader& reader) { dispatch(req, res, &reader); };
+        if (method == "GET") {
+            server.Get(pattern, [dispatch](const httplib::Request& req, httplib::Response& res) {
+                dispatch(req, res, nullptr);
+            });
+        } else if (method == "POST") {
+            server.Post(pattern, with_body);
+        } else if (method == "PUT") {
+            server.Put(pattern, with_body);
+        } else if (method == "DELETE") {
+            server.Delete(pattern, with_body);
+        } else {
+            throw std::invalid_argument("unsupported method " + std::string(method));
+        }
+    }
+
+    struct StreamingRoute {
+        std::string method;
+        std::regex pattern;
+        Precheck precheck;
+    };
+    std::vector<StreamingRoute> streaming_routes;
+
+    // Answers `Expect: 100-continue`: a refusal (401, 413, 400) goes out
+    // before the client sends the body.
+    int Expect100(const httplib::Request& req, httplib::Response& res) {
+        std::optional<Response> refusal;
+        const Request request = Convert(req);
+        try {
+            const std::string& declared = req.get_header_value("Content-Length");
+            const std::uint64_t length = declared.empty() ? 0 : std::strtoull(declared.c_str(), nullptr, 10);
+            bool streaming = false;
+            for (const StreamingRoute& r : streaming_routes) {
+                if (r.method != req.method || !std::regex_match(req.path, r.pattern)) continue;
+                streaming = true;
+                if (length > settings.max_upload_bytes) throw TooLarge(settings.max_upload_bytes);
+                if (r.precheck) refusal = r.precheck(request);
+                break;
+            }
+            if (!streaming && length > settings.max_body_bytes) throw TooLarge(settings.max_body_bytes);
+        } catch (const domain::ClientError& e) {
+            refusal = ErrorResponse(e);
+        } catch (const std::exception& e) {
+            spdlog::warn("request {} {} {}: {}", request.request_id, req.method, req.path, e.what());
+            refusal =
+                Response::Error(503, "unavailable", "a service this needs is unavailable; try again shortly");
+        }
+        if (!refusal) return 100;
+        refusal->headers.emplace_back("Connection", "close");
+        Apply(*refusal, request.request_id, res);
+        return refusal->status;
+    }
 };
+
+namespace {
+
+// The request body through httplib's content reader, counted against the limit.
+class HttplibBodyReader final : public BodyReader {
+  public:
+    HttplibBodyReader(const httplib::Request& req, const httplib::ContentReader& reader, std::uint64_t limit)
+        : req_(req), reader_(reader), limit_(limit) {}
+
+    bool IsMultipart() const override {
+        const std::string& type = req_.get_header_value("Content-Type");
+        return type.size() >= 19 &&
+               EqualsIgnoreCase(std::string_view(type).substr(0, 19), "multipart/form-data");
+    }
+
+    std::optional<std::uint64_t> DeclaredLength() const override {
+        const std::string& declared = req_.get_header_value("Content-Length");
+        if (declared.empty()) return std::nullopt;
+        return std::strtoull(declared.c_str(), nullptr, 10);
+    }
+
+    bool HasBody() const {
+        return req_.has_header("Content-Length") ||
+               req_.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+    }
+
+    bool Read(const std::function<bool(std::string_view)>& sink) override {
+        CheckDeclared();
+        if (!HasBody()) return consumed_ = true;
+        const bool ok = reader_([&](const char* data, std::size_t length) {
+            return Count(length) && sink({data, length});
+        });
+        if (too_large_) throw TooLarge(limit_);
+        return consumed_ = ok;
+    }
+
+    bool ReadParts(const std::function<bool(const FormPart&)>& on_part,
+                   const std::function<bool(std::string_view)>& sink) override {
+        CheckDeclared();
+        if (!HasBody()) return consumed_ = true;
+        const bool ok = reader_(
+            [&](const httplib::MultipartFormData& part) {
+                return on_part(FormPart{part.name, part.filename, part.content_type});
+            },
+            [&](const char* data, std::size_t length) {
+                return Count(length) && sink({data, length});
+            });
+        if (too_large_) throw TooLarge(limit_);
+        return consumed_ = ok;
+    }
+
+    bool consumed() const { return consumed_; }
+
+  private:
+    void CheckDeclared() const {
+        if (const auto declared = DeclaredLength(); declared && *declared > limit_) throw TooLarge(limit_);
+    }
+    bool Count(std::size_t length) {
+        received_ += length;
+        too_large_ = received_ > limit_;
+        return !too_large_;
+    }
+
+    const httplib::Request& req_;
+    const httplib::ContentReader& reader_;
+    std::uint64_t limit_;
+    std::uint64_t received_ = 0;
+    bool too_large_ = false;
+    bool consumed_ = false;
+};
+
+}  // namespace
 
 Server::Server(ServerSettings settings, obs::Metrics& metrics)
     : impl_(std::make_unique<Impl>(std::move(settings), metrics)) {
@@ -226,7 +379,14 @@ Server::Server(ServerSettings settings, obs::Metrics& metrics)
     s.set_keep_alive_timeout(impl_->settings.keep_alive_s);
     s.set_read_timeout(impl_->settings.read_timeout_s, 0);
     s.set_write_timeout(impl_->settings.write_timeout_s, 0);
-    s.set_payload_max_length(impl_->settings.max_body_bytes);
+    // The library refuses bodies over this by itself; each route then checks
+    // its own, smaller limit.
+    s.set_payload_max_length(static_cast<std::size_t>(
+        std::max<std::uint64_t>(impl_->settings.max_body_bytes, impl_->settings.max_upload_bytes)));
+    s.set_expect_100_continue_handler(
+        [impl = impl_.get()](const httplib::Request& req, httplib::Response& res) {
+            return impl->Expect100(req, res);
+        });
     // Whatever the library answers by itself (no route, too large, bad
     // syntax) still gets the JSON error shape.
     s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
@@ -245,52 +405,49 @@ Server::Server(ServerSettings settings, obs::Metrics& metrics)
 Server::~Server() { Stop(); }
 
 void Server::Route(std::string_view method, const std::string& pattern, Handler handler) {
-    auto wrapped = impl_->Wrap(std::string(method), pattern, std::move(handler));
-    auto& s = impl_->server;
-    if (method == "GET") {
-        s.Get(pattern,
-              [wrapped](const httplib::Request& req, httplib::Response& res) { wrapped(req, res, nullptr); });
-        return;
-    }
     const std::size_t limit = impl_->settings.max_body_bytes;
-    auto with_body = [wrapped, limit](const httplib::Request& req, httplib::Response& res,
-                                      const httplib::ContentReader& reader) {
-        wrapped(req, res, [&](const httplib::Request& r) {
-            std::string body;
-            if (!r.has_header("Content-Length") &&
-                r.get_header_value("Transfer-Encoding").find("chunked") == std::string::npos) {
-                return body;  // RFC 9112 §6.3: no length, no chunking: no body
+    auto invoke = [handler = std::move(handler), limit](Request& request, const httplib::Request& req,
+                                                        const httplib::ContentReader* reader, bool& close) {
+        if (reader) {
+            // RFC 9112 §6.3: no length, no chunking: no body.
+            if (req.has_header("Content-Length") ||
+                req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
+                HttplibBodyReader body(req, *reader, limit);
+                close = true;  // until the body has been read whole
+                const bool complete = body.Read([&](std::string_view data) {
+                    request.body.append(data);
+                    return true;
+                });
+                if (!complete)
+                    throw domain::ClientError(400, "bad_request", "the request body could not be read");
+                close = false;
             }
-            bool too_large = false;
-            const bool complete = reader([&](const char* data, std::size_t length) {
-                if (body.size() + length > limit) {
-                    too_large = true;
-                    return false;
-                }
-                body.append(data, length);
-                return true;
-            });
-            // The library refuses a declared length over the limit before
-            // calling back at all.
-            const std::string& declared = r.get_header_value("Content-Length");
-            if (too_large || (!declared.empty() && std::strtoull(declared.c_str(), nullptr, 10) > limit)) {
-                throw domain::ClientError(
-                    413, "too_large", "the request body is larger than " + std::to_string(limit) + " bytes");
-            }
-            if (!complete)
-                throw domain::ClientError(400, "bad_request", "the request body could not be read");
-            return body;
-        });
+        }
+        return handler(request);
     };
-    if (method == "POST") {
-        s.Post(pattern, with_body);
-    } else if (method == "PUT") {
-        s.Put(pattern, with_body);
-    } else if (method == "DELETE") {
-        s.Delete(pattern, with_body);
-    } else {
-        throw std::invalid_argument("unsupported method " + std::string(method));
-    }
+    impl_->Register(method, pattern, impl_->Wrap(std::string(method), pattern, std::move(invoke)));
+}
+
+void Server::RouteStreaming(std::string_view method, const std::string& pattern, Precheck precheck,
+                            StreamingHandler handler) {
+    const std::uint64_t limit = impl_->settings.max_upload_bytes;
+    impl_->streaming_routes.push_back({std::string(method), std::regex(pattern), precheck});
+    auto invoke = [precheck, handler = std::move(handler), limit](
+                      Request& request, const httplib::Request& req, const httplib::ContentReader* reader,
+                      bool& close) {
+        if (!reader) throw std::logic_error("a streaming route needs a method with a body");
+        HttplibBodyReader body(req, *reader, limit);
+        // Whatever ends this request before the body was read leaves the
+        // connection out of step: close it.
+        close = true;
+        if (precheck) {
+            if (auto refusal = precheck(request)) return *refusal;
+        }
+        Response out = handler(request, body);
+        close = !body.consumed();
+        return out;
+    };
+    impl_->Register(method, pattern, impl_->Wrap(std::string(method), pattern, std::move(invoke)));
 }
 
 void Server::Bind() {

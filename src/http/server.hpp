@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -32,11 +33,26 @@ struct Request {
     std::optional<std::string> Query(std::string_view name) const;
 };
 
+/// Writes part of a streamed body; false when the client has gone.
+using WriteFn = std::function<bool(std::string_view)>;
+
+/// A body produced piece by piece (a blob), never held whole.
+struct BodyStream {
+    std::uint64_t length = 0;  ///< exactly this many bytes are produced
+    /// Writes the body's bytes from `offset` on, at least one and at most
+    /// `length` (the rest of what is wanted); false to abort (the client
+    /// went away, or the source failed or ended early). Called repeatedly
+    /// on the connection's thread until all are written.
+    std::function<bool(std::uint64_t offset, std::uint64_t length, const WriteFn& write)> produce;
+};
+
 struct Response {
     int status = 200;
     std::string body;
     std::string content_type = "application/json";
     std::vector<std::pair<std::string, std::string>> headers;
+    /// When set, the body comes from here instead of `body`.
+    std::optional<BodyStream> stream;
 
     static Response Json(int status, const nlohmann::json& body);
     static Response Text(int status, std::string body);
@@ -46,11 +62,44 @@ struct Response {
 
 using Handler = std::function<Response(const Request&)>;
 
+/// One part of a multipart/form-data body.
+struct FormPart {
+    std::string name;      ///< the field name
+    std::string filename;  ///< empty for a plain field
+    std::string content_type;
+};
+
+/// A request body read as it arrives (uploads), in bounded memory.
+class BodyReader {
+  public:
+    virtual ~BodyReader() = default;
+    /// True when the body is multipart/form-data (read it with `ReadParts`).
+    virtual bool IsMultipart() const = 0;
+    /// Hands the raw body to `sink` piece by piece; a false from `sink`
+    /// stops reading. Returns false when the body did not arrive whole (or
+    /// `sink` stopped). Call once.
+    virtual bool Read(const std::function<bool(std::string_view)>& sink) = 0;
+    /// Hands each part's start to `on_part` and its bytes to `sink`; a false
+    /// from either stops reading. Returns false when the body did not arrive
+    /// whole or is not valid multipart. Call once.
+    virtual bool ReadParts(const std::function<bool(const FormPart&)>& on_part,
+                           const std::function<bool(std::string_view)>& sink) = 0;
+    /// Bytes the client declared (Content-Length), when it did.
+    virtual std::optional<std::uint64_t> DeclaredLength() const = 0;
+};
+
+/// Handles a request whose body it streams itself.
+using StreamingHandler = std::function<Response(const Request&, BodyReader&)>;
+/// Looks at a request before its body: a response to refuse it (sent
+/// instead of `100 Continue` when the client asked for one), or empty.
+using Precheck = std::function<std::optional<Response>(const Request&)>;
+
 struct ServerSettings {
     std::string host = "127.0.0.1";
     int port = 8080;                       ///< 0: any free port (see `Server::port`)
     int threads = 32;                      ///< connections served at once
     std::size_t max_body_bytes = 1 << 20;  ///< larger bodies get 413
+    std::uint64_t max_upload_bytes = 0;    ///< the limit of streamed bodies (`RouteStreaming`)
     int read_timeout_s = 30;
     int write_timeout_s = 30;
     int keep_alive_s = 5;
@@ -70,6 +119,11 @@ class Server final {
     /// Registers a handler for `method` and a regex `pattern` over the path.
     /// Call before `Bind`.
     void Route(std::string_view method, const std::string& pattern, Handler handler);
+    /// Registers a handler that streams the request body itself; `precheck`
+    /// runs first (before `100 Continue`). The handler's refusal before
+    /// reading the body closes the connection. Call before `Bind`.
+    void RouteStreaming(std::string_view method, const std::string& pattern, Precheck precheck,
+                        StreamingHandler handler);
     /// Binds the listening socket; throws `std::runtime_error` when it cannot.
     void Bind();
     /// The bound port (after `Bind`).

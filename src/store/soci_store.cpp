@@ -3,11 +3,6 @@
 // Debian's SOCI is configured with Boost support, which only adds header
 // templates for Boost types we do not use; without it no Boost headers are
 // needed (the library's ABI does not depend on it).
-#include <soci/soci-config.h>
-#undef SOCI_HAVE_BOOST
-#undef SOCI_HAVE_BOOST_DATE_TIME
-#include <soci/soci.h>
-
 #include <algorithm>
 #include <chrono>
 #include <mutex>
@@ -15,6 +10,7 @@
 #include <utility>
 
 #include "store/migrations.hpp"
+#include "store/soci_impl.hpp"
 
 namespace v2m::store {
 
@@ -37,29 +33,46 @@ User UserFromRow(const soci::row& r) {
     u.email = r.get<std::string>(1);
     u.password_hash = r.get<std::string>(2);
     u.role = ParseRole(r.get<std::string>(3)).value_or(Role::kUser);
-    // Integer columns come back as int, long long or double depending on the
-    // back-end and the declared type; read them through one conversion.
-    auto integer = [&](std::size_t i) -> long long {
-        switch (r.get_properties(i).get_data_type()) {
-            case soci::dt_integer:
-                return r.get<int>(i);
-            case soci::dt_long_long:
-                return r.get<long long>(i);
-            case soci::dt_unsigned_long_long:
-                return static_cast<long long>(r.get<unsigned long long>(i));
-            case soci::dt_double:
-                return static_cast<long long>(r.get<double>(i));
-            default:
-                return std::stoll(r.get<std::string>(i));
-        }
-    };
-    u.disabled = integer(4) != 0;
-    u.created_at_ms = integer(5);
-    u.updated_at_ms = integer(6);
+    u.disabled = IntegerAt(r, 4) != 0;
+    u.created_at_ms = IntegerAt(r, 5);
+    u.updated_at_ms = IntegerAt(r, 6);
     return u;
 }
 
 }  // namespace
+
+long long IntegerAt(const soci::row& r, std::size_t i) {
+    if (r.get_indicator(i) == soci::i_null) return 0;
+    switch (r.get_properties(i).get_data_type()) {
+        case soci::dt_integer:
+            return r.get<int>(i);
+        case soci::dt_long_long:
+            return r.get<long long>(i);
+        case soci::dt_unsigned_long_long:
+            return static_cast<long long>(r.get<unsigned long long>(i));
+        case soci::dt_double:
+            return static_cast<long long>(r.get<double>(i));
+        default:
+            return std::stoll(r.get<std::string>(i));
+    }
+}
+
+std::optional<double> DoubleAt(const soci::row& r, std::size_t i) {
+    if (r.get_indicator(i) == soci::i_null) return std::nullopt;
+    switch (r.get_properties(i).get_data_type()) {
+        case soci::dt_double:
+            return r.get<double>(i);
+        case soci::dt_string:
+            return std::stod(r.get<std::string>(i));
+        default:
+            return static_cast<double>(IntegerAt(r, i));
+    }
+}
+
+std::string TextAt(const soci::row& r, std::size_t i) {
+    if (r.get_indicator(i) == soci::i_null) return {};
+    return r.get<std::string>(i);
+}
 
 std::string_view RoleName(Role role) { return role == Role::kAdmin ? "admin" : "user"; }
 
@@ -68,74 +81,6 @@ std::optional<Role> ParseRole(std::string_view name) {
     if (name == "user") return Role::kUser;
     return std::nullopt;
 }
-
-struct SociStore::Impl {
-    DatabaseUrl url;
-    soci::connection_pool pool;
-    std::size_t size;
-
-    Impl(DatabaseUrl u, std::size_t n) : url(std::move(u)), pool(n), size(n) {}
-
-    void Prepare(soci::session& sql) const {
-        if (url.dialect == Dialect::kSqlite) {
-            // WAL lets readers and one writer work at once; the busy timeout
-            // (the URL's timeout) makes writers wait for each other.
-            sql << "PRAGMA journal_mode=WAL";
-            sql << "PRAGMA synchronous=NORMAL";
-            sql << "PRAGMA foreign_keys=ON";
-        }
-    }
-
-    void OpenAll() {
-        for (std::size_t i = 0; i < size; ++i) {
-            try {
-                pool.at(i).open(url.soci_connect);
-                Prepare(pool.at(i));
-            } catch (const soci::soci_error& e) {
-                throw StoreUnavailable("cannot connect to " + url.redacted + ": " + e.get_error_message());
-            }
-        }
-    }
-
-    // Runs `fn` on a pooled session. A connection that broke (the server
-    // restarted) is reopened and `fn` tried once more; a database that stays
-    // away is `StoreUnavailable`.
-    // Borrows a pooled session itself (SOCI's pool proxy session does not
-    // forward is_connected() in 4.0.3: it crashes).
-    class Lease {
-      public:
-        explicit Lease(soci::connection_pool& pool) : pool_(pool), position_(pool.lease()) {}
-        ~Lease() { pool_.give_back(position_); }
-        Lease(const Lease&) = delete;
-        Lease& operator=(const Lease&) = delete;
-        soci::session& session() { return pool_.at(position_); }
-
-      private:
-        soci::connection_pool& pool_;
-        std::size_t position_;
-    };
-
-    template <typename Fn>
-    auto With(Fn&& fn) -> decltype(fn(std::declval<soci::session&>())) {
-        Lease lease(pool);
-        soci::session& sql = lease.session();
-        for (int attempt = 0;; ++attempt) {
-            try {
-                if (!sql.is_connected()) {
-                    sql.reconnect();
-                    Prepare(sql);
-                }
-                return fn(sql);
-            } catch (const soci::soci_error& e) {
-                if (sql.is_connected()) throw;
-                if (attempt >= 1) {
-                    throw StoreUnavailable("database unavailable (" + url.redacted +
-                                           "): " + e.get_error_message());
-                }
-            }
-        }
-    }
-};
 
 SociStore::SociStore(const SociStoreSettings& settings)
     : impl_(std::make_unique<Impl>(ParseDatabaseUrl(settings.url),

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "blob/blob_store.hpp"
+#include "broker/broker.hpp"
+#include "http/server.hpp"
+#include "store/job_store.hpp"
+#include "token/token_verifier.hpp"
+
+namespace v2m::gateway {
+
+struct GatewayDeps {
+    store::JobStore& jobs;
+    blob::BlobStore& blobs;
+    broker::Broker& broker;
+    const token::TokenVerifier& verifier;
+    std::function<std::int64_t()> now_ms;
+    std::string video_queue = "video";
+    std::string openapi_yaml;  ///< served at /openapi.yaml
+};
+
+/// The public API of DESIGN.md §4 and docs/openapi.yaml (besides the auth
+/// endpoints): the original's `POST /upload` and `GET /download?fid=`, and
+/// `/v1/jobs` (create, list, get, delete, audio). Uploads stream into the
+/// blob store (the server's `max_upload_bytes` is the limit); every read
+/// checks ownership. `deps` must outlive the server.
+void AddGatewayRoutes(http::Server& server, const GatewayDeps& deps);
+
+/// docs/openapi.yaml, built into the binary.
+const std::string& OpenApiYaml();
+
+/// The job as the API shows it (DESIGN.md §4).
+nlohmann::json JobJson(const domain::Job& job);
+
+}  // namespace v2m::gateway
