@@ -190,6 +190,8 @@ struct AllFlags {
     v2m::app::AllConfig config;
     AuthFlags auth;
     std::string max_duration;
+    std::string job_lease;
+    std::string reaper_interval;
     int concurrency = 0;
 
     void Add(CLI::App* cmd) {
@@ -202,6 +204,9 @@ struct AllFlags {
             ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50));
         Configure(cmd, "V2M_MAX_DURATION", max_duration);
         Configure(cmd, "V2M_CONCURRENCY", concurrency)->check(CLI::Range(0, 256));
+        Configure(cmd, "V2M_JOB_LEASE", job_lease);
+        Configure(cmd, "V2M_REAPER_INTERVAL", reaper_interval);
+        Configure(cmd, "V2M_MAX_ATTEMPTS", config.max_attempts)->check(CLI::Range(1, 100));
         Configure(cmd, "V2M_QUEUE_VIDEO", config.video_queue);
         Configure(cmd, "V2M_QUEUE_MP3", config.mp3_queue);
     }
@@ -214,6 +219,10 @@ struct AllFlags {
         if (config.blob_store.empty()) config.blob_store = "file://" + (data / "blobs").string();
         if (config.smtp_url.empty()) config.smtp_url = "file://" + (data / "mail").string();
         config.max_duration_s = static_cast<double>(DurationFlag("V2M_MAX_DURATION", max_duration).count());
+        config.job_lease = DurationFlag("V2M_JOB_LEASE", job_lease);
+        config.reaper_interval = DurationFlag("V2M_REAPER_INTERVAL", reaper_interval);
+        if (config.job_lease < std::chrono::seconds(2))
+            throw std::invalid_argument("V2M_JOB_LEASE: at least 2s (the lease is renewed every second)");
         config.concurrency = concurrency > 0
                                  ? concurrency
                                  : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));

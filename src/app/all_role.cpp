@@ -119,6 +119,9 @@ int RunAll(const AllConfig& config, const std::stop_token& stop) {
                                   .concurrency = config.concurrency,
                                   .video_queue = config.video_queue,
                                   .mp3_queue = config.mp3_queue,
+                                  .lease = config.job_lease,
+                                  .reap_every = config.reaper_interval,
+                                  .retry = {.max_attempts = config.max_attempts},
                                   .max_duration_s = config.max_duration_s},
                                  NowMs);
     workers::Notifier notifier(*db, *mailer, broker, metrics,

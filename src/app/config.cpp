@@ -51,6 +51,14 @@ constexpr Variable kVariables[] = {
     {"V2M_MAX_UPLOAD_BYTES", "2147483648", "the largest upload accepted, in bytes (larger: 413)", "all"},
     {"V2M_MAX_DURATION", "6h", "the longest media accepted (longer: the job fails as too_long)", "all"},
     {"V2M_CONCURRENCY", "", "conversions at once; default the number of cores", "all"},
+    {"V2M_JOB_LEASE", "30s",
+     "how long a converter's claim on a job lasts without renewal (renewed every second); after it the "
+     "reaper "
+     "requeues the job",
+     "all"},
+    {"V2M_REAPER_INTERVAL", "5s", "how often the reaper looks for expired leases", "all"},
+    {"V2M_MAX_ATTEMPTS", "5", "conversion attempts of a job before it fails (transient errors, crashes)",
+     "all"},
     {"V2M_QUEUE_VIDEO", "video", "the queue of videos to convert", "all"},
     {"V2M_QUEUE_MP3", "mp3", "the queue of finished (or failed) jobs to notify about", "all"},
     {"V2M_LOG_FORMAT", "", "json or text; default text on a terminal, else json", "all roles"},

@@ -81,6 +81,9 @@ struct AllConfig {
     std::uint64_t max_upload_bytes = std::uint64_t{2} << 30;
     double max_duration_s = 6 * 3600;
     int concurrency = 2;
+    std::chrono::milliseconds job_lease{30'000};
+    std::chrono::milliseconds reaper_interval{5'000};
+    int max_attempts = 5;
     std::string video_queue = "video";
     std::string mp3_queue = "mp3";
 };
