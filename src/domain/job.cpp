@@ -122,6 +122,23 @@ ConvertOptions DecodeOptions(std::string_view text) {
     return o;
 }
 
+namespace {
+bool IsSpaceOrTab(char c) { return c == ' ' || c == '\t'; }
+}  // namespace
+
+std::string Mp3NameFor(std::string_view upload_name) {
+    const std::size_t separator = upload_name.find_last_of("/\\");
+    std::string_view base =
+        separator == std::string_view::npos ? upload_name : upload_name.substr(separator + 1);
+    while (!base.empty() && IsSpaceOrTab(base.back())) base.remove_suffix(1);
+    // A leading dot would make the download a hidden file.
+    while (!base.empty() && (base.front() == '.' || IsSpaceOrTab(base.front()))) base.remove_prefix(1);
+    std::string_view stem = base.substr(0, base.rfind('.'));
+    while (!stem.empty() && (stem.back() == '.' || IsSpaceOrTab(stem.back()))) stem.remove_suffix(1);
+    if (stem.empty()) return "audio.mp3";
+    return std::string(stem) + ".mp3";
+}
+
 std::string FormatRfc3339(std::int64_t unix_ms) {
     const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
     std::tm tm{};

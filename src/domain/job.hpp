@@ -79,6 +79,13 @@ bool MayRetry(const RetryPolicy& policy, int attempts);
 std::string EncodeOptions(const ConvertOptions& options);
 ConvertOptions DecodeOptions(std::string_view json);
 
+/// The name of the MP3 made from an upload called `upload_name`: its last path
+/// component (after `/` or `\`), leading dots dropped, its extension replaced
+/// by `.mp3` ("song.mp4" → "song.mp3", "archive.tar.gz" → "archive.tar.mp3",
+/// "noext" → "noext.mp3", ".hidden" → "hidden.mp3"); "audio.mp3" when nothing
+/// is left. Not sanitised for headers: pass it to `AttachmentDisposition`.
+std::string Mp3NameFor(std::string_view upload_name);
+
 /// RFC 3339 UTC with milliseconds ("2026-11-28T04:44:13.123Z").
 std::string FormatRfc3339(std::int64_t unix_ms);
 

@@ -102,5 +102,37 @@ TEST(Time, Rfc3339InUtcWithMilliseconds) {
     EXPECT_EQ(FormatRfc3339(1'795'841'053'123LL), "2026-11-28T04:44:13.123Z");
 }
 
+TEST(Mp3NameFor, ReplacesTheExtension) {
+    EXPECT_EQ(Mp3NameFor("song.mp4"), "song.mp3");
+    EXPECT_EQ(Mp3NameFor("song.MKV"), "song.mp3");
+    EXPECT_EQ(Mp3NameFor("song.mp3"), "song.mp3");
+    EXPECT_EQ(Mp3NameFor("archive.tar.gz"), "archive.tar.mp3");
+    EXPECT_EQ(Mp3NameFor("noext"), "noext.mp3");
+    EXPECT_EQ(Mp3NameFor("My Song (live).webm"), "My Song (live).mp3");
+    EXPECT_EQ(Mp3NameFor("été.mov"), "été.mp3");
+    EXPECT_EQ(Mp3NameFor("song.mp4 "), "song.mp3");
+    EXPECT_EQ(Mp3NameFor("song..mp4"), "song.mp3");
+}
+
+TEST(Mp3NameFor, LeadingDotsAreDropped) {
+    EXPECT_EQ(Mp3NameFor(".hidden"), "hidden.mp3");
+    EXPECT_EQ(Mp3NameFor(".hidden.mp4"), "hidden.mp3");
+    EXPECT_EQ(Mp3NameFor("...x.mp4"), "x.mp3");
+    EXPECT_EQ(Mp3NameFor(".mp4"), "mp4.mp3");  // a name, not an extension
+}
+
+TEST(Mp3NameFor, KeepsOnlyTheLastPathComponent) {
+    EXPECT_EQ(Mp3NameFor("dir/evil\\..\\x.mp4"), "x.mp3");
+    EXPECT_EQ(Mp3NameFor("/etc/passwd"), "passwd.mp3");
+    EXPECT_EQ(Mp3NameFor("C:\\Users\\me\\Videos\\clip.avi"), "clip.mp3");
+    EXPECT_EQ(Mp3NameFor("../../song.mp4"), "song.mp3");
+}
+
+TEST(Mp3NameFor, NothingLeftGivesTheDefault) {
+    for (const char* name : {"", ".", "..", "...", "dir/", "dir\\", "a/..", " ", ". . ."}) {
+        EXPECT_EQ(Mp3NameFor(name), "audio.mp3") << '"' << name << '"';
+    }
+}
+
 }  // namespace
 }  // namespace v2m::domain

@@ -382,7 +382,7 @@ class Handlers {
         r.headers = {{"ETag", etag},
                      {"Accept-Ranges", "bytes"},
                      {"Cache-Control", "private, no-cache"},
-                     {"Content-Disposition", http::AttachmentDisposition(http::Mp3NameFor(job.filename))}};
+                     {"Content-Disposition", http::AttachmentDisposition(domain::Mp3NameFor(job.filename))}};
         if (const std::string_view match = req.Header("If-None-Match");
             !match.empty() && (match == etag || match == "*" || match.find(etag) != std::string_view::npos)) {
             r.status = 304;

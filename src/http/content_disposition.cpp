@@ -134,8 +134,6 @@ std::string PercentEncode(std::string_view utf8) {
     return out;
 }
 
-bool IsSpaceOrTab(char c) { return c == ' ' || c == '\t'; }
-
 }  // namespace
 
 std::string AttachmentDisposition(std::string_view filename) {
@@ -144,19 +142,6 @@ std::string AttachmentDisposition(std::string_view filename) {
     std::string out = "attachment; filename=\"" + fallback + "\"";
     if (fallback != clean) out += "; filename*=UTF-8''" + PercentEncode(clean);
     return out;
-}
-
-std::string Mp3NameFor(std::string_view upload_name) {
-    const std::size_t separator = upload_name.find_last_of("/\\");
-    std::string_view base =
-        separator == std::string_view::npos ? upload_name : upload_name.substr(separator + 1);
-    while (!base.empty() && IsSpaceOrTab(base.back())) base.remove_suffix(1);
-    // A leading dot would make the download a hidden file.
-    while (!base.empty() && (base.front() == '.' || IsSpaceOrTab(base.front()))) base.remove_prefix(1);
-    std::string_view stem = base.substr(0, base.rfind('.'));
-    while (!stem.empty() && (stem.back() == '.' || IsSpaceOrTab(stem.back()))) stem.remove_suffix(1);
-    if (stem.empty()) return std::string(kDefaultName);
-    return std::string(stem) + ".mp3";
 }
 
 }  // namespace v2m::http

@@ -19,11 +19,4 @@ namespace v2m::http {
 /// inject a header. Pure; never throws (but `std::bad_alloc`).
 std::string AttachmentDisposition(std::string_view filename);
 
-/// The name of the MP3 made from an upload called `upload_name`: its last path
-/// component (after `/` or `\`), leading dots dropped, its extension replaced
-/// by `.mp3` ("song.mp4" → "song.mp3", "archive.tar.gz" → "archive.tar.mp3",
-/// "noext" → "noext.mp3", ".hidden" → "hidden.mp3"); "audio.mp3" when nothing
-/// is left. Not sanitised for headers: pass it to `AttachmentDisposition`.
-std::string Mp3NameFor(std::string_view upload_name);
-
 }  // namespace v2m::http

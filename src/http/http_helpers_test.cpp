@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "domain/job.hpp"
 #include "http/content_disposition.hpp"
 #include "http/range.hpp"
 
@@ -243,7 +244,7 @@ TEST(AttachmentDisposition, PathSeparatorsAreReplacedEverywhere) {
 TEST(AttachmentDisposition, HeaderInjectionIsImpossible) {
     EXPECT_EQ(AttachmentDisposition("a\r\nSet-Cookie: x=y.mp3"),
               "attachment; filename=\"a__Set-Cookie: x=y.mp3\"");
-    EXPECT_EQ(AttachmentDisposition(Mp3NameFor("a\r\nSet-Cookie: x=y.mp4")),
+    EXPECT_EQ(AttachmentDisposition(domain::Mp3NameFor("a\r\nSet-Cookie: x=y.mp4")),
               "attachment; filename=\"a__Set-Cookie: x=y.mp3\"");
     EXPECT_EQ(AttachmentDisposition("a\0b.mp3"s), "attachment; filename=\"a_b.mp3\"");
     const std::string quoted = AttachmentDisposition("x\"; filename=\"evil.exe");
@@ -327,38 +328,6 @@ TEST(AttachmentDisposition, OutputIsAlwaysPrintableAscii) {
         const std::string extended = DecodedExtended(out);
         ASSERT_LE(extended.size(), 200U);
         ASSERT_TRUE(IsValidUtf8(extended)) << out;
-    }
-}
-
-TEST(Mp3NameFor, ReplacesTheExtension) {
-    EXPECT_EQ(Mp3NameFor("song.mp4"), "song.mp3");
-    EXPECT_EQ(Mp3NameFor("song.MKV"), "song.mp3");
-    EXPECT_EQ(Mp3NameFor("song.mp3"), "song.mp3");
-    EXPECT_EQ(Mp3NameFor("archive.tar.gz"), "archive.tar.mp3");
-    EXPECT_EQ(Mp3NameFor("noext"), "noext.mp3");
-    EXPECT_EQ(Mp3NameFor("My Song (live).webm"), "My Song (live).mp3");
-    EXPECT_EQ(Mp3NameFor("été.mov"), "été.mp3");
-    EXPECT_EQ(Mp3NameFor("song.mp4 "), "song.mp3");
-    EXPECT_EQ(Mp3NameFor("song..mp4"), "song.mp3");
-}
-
-TEST(Mp3NameFor, LeadingDotsAreDropped) {
-    EXPECT_EQ(Mp3NameFor(".hidden"), "hidden.mp3");
-    EXPECT_EQ(Mp3NameFor(".hidden.mp4"), "hidden.mp3");
-    EXPECT_EQ(Mp3NameFor("...x.mp4"), "x.mp3");
-    EXPECT_EQ(Mp3NameFor(".mp4"), "mp4.mp3");  // a name, not an extension
-}
-
-TEST(Mp3NameFor, KeepsOnlyTheLastPathComponent) {
-    EXPECT_EQ(Mp3NameFor("dir/evil\\..\\x.mp4"), "x.mp3");
-    EXPECT_EQ(Mp3NameFor("/etc/passwd"), "passwd.mp3");
-    EXPECT_EQ(Mp3NameFor("C:\\Users\\me\\Videos\\clip.avi"), "clip.mp3");
-    EXPECT_EQ(Mp3NameFor("../../song.mp4"), "song.mp3");
-}
-
-TEST(Mp3NameFor, NothingLeftGivesTheDefault) {
-    for (const char* name : {"", ".", "..", "...", "dir/", "dir\\", "a/..", " ", ". . ."}) {
-        EXPECT_EQ(Mp3NameFor(name), "audio.mp3") << '"' << name << '"';
     }
 }
 

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string_view>
 
+#include "domain/job.hpp"
+
 namespace v2m::mail {
 namespace {
 
@@ -92,16 +94,8 @@ constexpr std::string_view kSignature = "\n-- \nvideo2mp3\n";
 
 }  // namespace
 
-std::string Mp3FileName(const std::string& upload_name) {
-    std::string name = upload_name.substr(upload_name.find_last_of("/\\") + 1);
-    const std::size_t dot = name.rfind('.');
-    if (dot != std::string::npos && dot > 0) name.resize(dot);
-    if (name.empty()) return "audio.mp3";
-    return name + ".mp3";
-}
-
 Message DoneMail(const JobDone& job, const std::string& from) {
-    const std::string file = Printable(Mp3FileName(job.filename));
+    const std::string file = Printable(domain::Mp3NameFor(job.filename));
     const std::string duration = FormatDuration(job.duration_s);
     const std::string size = FormatMegabytes(job.mp3_bytes);
     const std::string curl = "curl --fail --output " + ShellQuote(file) +

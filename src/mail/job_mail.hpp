@@ -38,9 +38,4 @@ Message DoneMail(const JobDone& job, const std::string& from);
 /// name and the reason. Message-ID `job-<job_id>.failed@video2mp3`.
 Message FailedMail(const JobFailed& job, const std::string& from);
 
-/// The MP3's name for an upload's: its extension replaced with `.mp3`
-/// (`song.mp4` → `song.mp3`, `a.b.mkv` → `a.b.mp3`, `noext` → `noext.mp3`);
-/// `audio.mp3` for an empty name. Directory parts are dropped.
-std::string Mp3FileName(const std::string& upload_name);
-
 }  // namespace v2m::mail

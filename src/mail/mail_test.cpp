@@ -556,17 +556,6 @@ TEST(JobMail, FailedMailCarriesFileNameAndReason) {
     }
 }
 
-TEST(JobMail, Mp3FileNameReplacesTheExtension) {
-    EXPECT_EQ(Mp3FileName("song.mp4"), "song.mp3");
-    EXPECT_EQ(Mp3FileName("a.b.mkv"), "a.b.mp3");
-    EXPECT_EQ(Mp3FileName("noext"), "noext.mp3");
-    EXPECT_EQ(Mp3FileName(".hidden"), ".hidden.mp3");
-    EXPECT_EQ(Mp3FileName("C:\\fakepath\\clip.mov"), "clip.mp3");
-    EXPECT_EQ(Mp3FileName("../../etc/x.avi"), "x.mp3");
-    EXPECT_EQ(Mp3FileName(""), "audio.mp3");
-    EXPECT_EQ(Mp3FileName("dir/"), "audio.mp3");
-}
-
 // ---- FileMailer -------------------------------------------------------------------
 
 TEST(FileMailer, WritesExactlyTheBytesInOneFile) {
