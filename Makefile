@@ -5,13 +5,14 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan test test-unit bench format format-check lint clean help
+.PHONY: all deps build build-asan run test test-unit bench format format-check lint clean help
 
 all: build
 
 help:
 	@echo "make deps     install the Debian packages the build, tests and benchmarks need"
 	@echo "make build    build build/video2mp3 (Release with assertions)"
+	@echo "make run      install, build and start everything in one process on http://127.0.0.1:8080"
 	@echo "make test     install, build (plus an ASan+UBSan build) and run every test"
 	@echo "make bench    side-by-side benchmark against the ffmpeg command line tool"
 	@echo "make format   reformat the sources with clang-format"
@@ -35,6 +36,10 @@ build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 
 # Every test on the Release build, then the unit and engine tests again under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the formatting check.
+# Everything in one process on the embedded defaults (./data); Ctrl-C stops it.
+run: build
+	@bash scripts/run.sh
+
 test: build build-asan
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j$(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 900 -j$(JOBS) -L 'unit|engine|auth'

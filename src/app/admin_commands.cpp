@@ -13,6 +13,7 @@
 #include "app/config.hpp"
 #include "auth/user_service.hpp"
 #include "domain/errors.hpp"
+#include "obs/log.hpp"
 #include "store/soci_store.hpp"
 #include "token/signing_key.hpp"
 
@@ -75,6 +76,9 @@ std::string Iso8601(std::int64_t ms) {
 template <typename Fn>
 int Guarded(Fn&& fn) {
     try {
+        // Notes such as "applied 2 migrations" go to stderr: stdout is the
+        // command's answer (user list --json).
+        obs::InitLogging({.format = "text", .level = "info"});
         fn();
         return 0;
     } catch (const domain::ClientError& e) {

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace v2m::domain {
 
@@ -21,11 +22,18 @@ class ClientError : public std::runtime_error {
         retry_after_s_ = seconds;
         return *this;
     }
+    /// A header the answer must carry (e.g. `WWW-Authenticate` on a 401).
+    ClientError& WithHeader(std::string name, std::string value) {
+        headers_.emplace_back(std::move(name), std::move(value));
+        return *this;
+    }
+    const std::vector<std::pair<std::string, std::string>>& headers() const { return headers_; }
 
   private:
     int status_;
     std::string code_;
     long retry_after_s_ = 0;
+    std::vector<std::pair<std::string, std::string>> headers_;
 };
 
 /// Something the service depends on (the database, the broker) is down: 503,

@@ -42,20 +42,28 @@ struct Caller {
     bool admin = false;
 };
 
-ClientError Unauthorized(const std::string& message) { return ClientError(401, "unauthorized", message); }
+ClientError MissingToken() {
+    return ClientError(401, "missing_token",
+                       "sign in first: send Authorization: Bearer <token> (the token comes from POST /login)")
+        .WithHeader("WWW-Authenticate", "Bearer realm=\"video2mp3\"");
+}
+
+ClientError InvalidToken(const std::string& message) {
+    return ClientError(401, "invalid_token", message)
+        .WithHeader("WWW-Authenticate", "Bearer realm=\"video2mp3\", error=\"invalid_token\"");
+}
 
 Caller Authenticate(const Request& req, const token::TokenVerifier& verifier) {
     const std::string_view header = req.Header("Authorization");
     const std::string_view token = auth::BearerToken(header);
     if (token.empty()) {
-        throw Unauthorized(
-            "sign in first: send Authorization: Bearer <token> (the token comes from POST /login)");
+        throw MissingToken();
     }
     const token::VerifyResult result = verifier.Verify(token);
     if (!result) {
         if (result.GetFailure().reason == token::VerifyError::kExpired)
-            throw Unauthorized("the token has expired: sign in again");
-        throw Unauthorized("the token is not valid: sign in again");
+            throw InvalidToken("the token has expired: sign in again");
+        throw InvalidToken("the token is not valid: sign in again");
     }
     const token::Claims& c = result.GetClaims();
     return {c.subject, c.username, c.admin};

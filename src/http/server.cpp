@@ -237,6 +237,7 @@ struct Server::Impl {
     static Response ErrorResponse(const domain::ClientError& e) {
         Response out = Response::Error(e.status(), e.code(), e.what());
         if (e.retry_after_s() > 0) out.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s()));
+        for (const auto& header : e.headers()) out.headers.push_back(header);
         return out;
     }
 
