@@ -50,6 +50,7 @@ test-unit: build
 
 bench: build
 	bash bench/run.sh
+	bash bench/upload.sh
 
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
 

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "util/random_id.hpp"
 
@@ -145,6 +146,8 @@ void RemoveStaleTemporaries(const std::filesystem::path& tmp_dir) {
 }
 
 // Writes all of `data` at `offset`, handing each piece that reached the file to `done`.
+constexpr std::size_t kWriteBuffer = 256 * 1024;
+
 template <typename Done>
 void WriteAllAt(int fd, std::uint64_t offset, std::span<const std::byte> data,
                 const std::filesystem::path& path, Done done) {
@@ -185,12 +188,17 @@ class FileBlobWriter final : public BlobWriter {
 
     void Write(std::span<const std::byte> data) override {
         CheckOpen("Write");
-        // Size and hash follow each piece that reached the file, so they stay
-        // true to it when a later piece fails (the caller may retry the rest).
-        WriteAllAt(fd_.get(), size_, data, temp_path_, [this](std::span<const std::byte> piece) {
-            if (!patched_) hash_.Update(piece);
-            size_ += piece.size();
-        });
+        if (!patched_) hash_.Update(data);
+        size_ += data.size();
+        // Uploads arrive in 4 KiB pieces: gathered here, they reach the file
+        // in a few large writes instead of one system call each.
+        if (buffer_.size() + data.size() > kWriteBuffer) Flush();
+        if (data.size() >= kWriteBuffer) {
+            WriteOrBreak(flushed_, data);
+            flushed_ += data.size();
+        } else {
+            buffer_.insert(buffer_.end(), data.begin(), data.end());
+        }
     }
 
     void Patch(std::uint64_t offset, std::span<const std::byte> data) override {
@@ -202,7 +210,8 @@ class FileBlobWriter final : public BlobWriter {
         }
         if (data.empty()) return;
         patched_ = true;
-        WriteAllAt(fd_.get(), offset, data, temp_path_, [](std::span<const std::byte>) {});
+        Flush();
+        WriteOrBreak(offset, data);
     }
 
     std::uint64_t Size() const override { return size_; }
@@ -211,6 +220,7 @@ class FileBlobWriter final : public BlobWriter {
         CheckOpen("Commit");
         // One attempt only: after a failed fsync the kernel may have dropped
         // the dirty pages and a second fsync would wrongly succeed.
+        Flush();
         closed_ = true;
         if (patched_) Rehash();
         std::string sha256 = hash_.FinishHex();
@@ -233,6 +243,25 @@ class FileBlobWriter final : public BlobWriter {
   private:
     void CheckOpen(const char* operation) const {
         if (closed_) throw std::logic_error(std::string("BlobWriter::") + operation + " after Commit");
+        if (broken_)
+            throw BlobUnavailable("blob store: an earlier write to " + temp_path_.string() + " failed");
+    }
+
+    void Flush() {
+        if (buffer_.empty()) return;
+        WriteOrBreak(flushed_, buffer_);
+        flushed_ += buffer_.size();
+        buffer_.clear();
+    }
+
+    // A failed write leaves the file's contents unknown: the writer is done for.
+    void WriteOrBreak(std::uint64_t offset, std::span<const std::byte> data) {
+        try {
+            WriteAllAt(fd_.get(), offset, data, temp_path_, [](std::span<const std::byte>) {});
+        } catch (...) {
+            broken_ = true;
+            throw;
+        }
     }
 
     // The incremental hash no longer matches the file once bytes behind the
@@ -261,7 +290,10 @@ class FileBlobWriter final : public BlobWriter {
     Sha256 hash_;
     // Created last: when anything before throws there is no file to clean up.
     Fd fd_;
-    std::uint64_t size_ = 0;
+    std::uint64_t size_ = 0;     ///< written, buffered or not
+    std::uint64_t flushed_ = 0;  ///< in the file
+    std::vector<std::byte> buffer_;
+    bool broken_ = false;
     bool patched_ = false;
     bool closed_ = false;
     bool committed_ = false;

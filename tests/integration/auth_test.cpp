@@ -34,57 +34,31 @@ ProcessResult Admin(const std::string& db_url, const std::string& command,
     return test::Run({"sh", "-c", line});
 }
 
-// `video2mp3 auth` on a free port, stopped at the end.
+// `video2mp3 auth` with a signing key in `dir`, on a free port, stopped at the end.
 class AuthServer {
   public:
-    AuthServer(const std::string& db_url, const TempDir& dir, std::vector<std::string> extra_env = {}) {
-        port_ = FreePort();
-        key_ = dir / "jwt.pem";
-        if (!std::filesystem::exists(key_)) {
-            const ProcessResult k = test::Run({Binary(), "keygen", key_});
-            if (k.exit_code != 0) throw std::runtime_error("keygen failed: " + k.Describe());
-        }
-        std::vector<std::string> argv = {"env",
-                                         "V2M_DATABASE_URL=" + db_url,
-                                         "V2M_JWT_PRIVATE_KEY_FILE=" + key_,
-                                         "V2M_LISTEN=127.0.0.1:" + std::to_string(port_),
-                                         "V2M_LOG_FORMAT=json",
-                                         "V2M_DB_WAIT=20s"};
-        argv.insert(argv.end(), kCheapHashing.begin(), kCheapHashing.end());
-        argv.insert(argv.end(), extra_env.begin(), extra_env.end());
-        argv.push_back(Binary());
-        argv.push_back("auth");
-        process_ = std::make_unique<Process>(argv, RunOptions{.timeout = 600s});
-        WaitReady();
-    }
-    ~AuthServer() {
-        if (process_ && !process_->HasExited()) ::kill(process_->pid(), SIGTERM);
-        if (process_) {
-            const ProcessResult r = process_->Wait();
-            EXPECT_EQ(r.exit_code, 0) << "auth did not stop cleanly on SIGTERM: " << r.Describe();
-        }
-    }
-    std::string Url(const std::string& path) const {
-        return "http://127.0.0.1:" + std::to_string(port_) + path;
-    }
-
-    void WaitReady(std::chrono::seconds limit = 30s) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (process_->HasExited()) {
-                FAIL() << "auth exited: " << process_->Wait().Describe();
-            }
-            if (Curl({"-m", "2", Url("/readyz")}).status == 200) return;
-            std::this_thread::sleep_for(100ms);
-        }
-        FAIL() << "auth not ready within " << limit.count() << " s";
-    }
-    bool Alive() { return !process_->HasExited(); }
+    AuthServer(const std::string& db_url, const TempDir& dir, const std::vector<std::string>& extra_env = {})
+        : service_("auth", Env(db_url, dir, extra_env)) {}
+    std::string Url(const std::string& path) const { return service_.Url(path); }
+    ::testing::AssertionResult WaitReady(std::chrono::seconds limit = 30s) { return service_.WaitReady(limit); }
+    bool Alive() { return service_.Alive(); }
 
   private:
-    int port_ = 0;
-    std::string key_;
-    std::unique_ptr<Process> process_;
+    static std::vector<std::string> Env(const std::string& db_url, const TempDir& dir,
+                                        const std::vector<std::string>& extra_env) {
+        const std::string key = dir / "jwt.pem";
+        if (!std::filesystem::exists(key)) {
+            const ProcessResult k = test::Run({Binary(), "keygen", key});
+            if (k.exit_code != 0) throw std::runtime_error("keygen failed: " + k.Describe());
+        }
+        std::vector<std::string> env = {"V2M_DATABASE_URL=" + db_url, "V2M_JWT_PRIVATE_KEY_FILE=" + key,
+                                        "V2M_LOG_FORMAT=json", "V2M_DB_WAIT=20s"};
+        env.insert(env.end(), kCheapHashing.begin(), kCheapHashing.end());
+        env.insert(env.end(), extra_env.begin(), extra_env.end());
+        return env;
+    }
+
+    ServiceProcess service_;
 };
 
 class AuthTest : public ::testing::TestWithParam<std::string> {
@@ -360,7 +334,7 @@ TEST_P(DatabaseOutageTest, ServiceRecoversWhenTheDatabaseReturns) {
     const ProcessResult up =
         test::Run({"bash", testenv, "start-service", state.path().string(), GetParam()}, {.timeout = 120s});
     ASSERT_EQ(up.exit_code, 0) << up.Describe();
-    auth.WaitReady(60s);
+    ASSERT_TRUE(auth.WaitReady(60s));
     Login(auth, "admin@example.com", "admin password 1", &status);
     EXPECT_EQ(status, 200);
 }

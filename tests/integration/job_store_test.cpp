@@ -261,6 +261,7 @@ TEST_P(JobStoreTest, ListJobsIsTheOwnersNewestFirstWithCursorPaging) {
         cursor = store::JobCursor{jobs.back().created_at, jobs.back().id};
     }
     std::vector<std::string> expected;
+    expected.reserve(mine.size());
     for (const Job& j : mine) expected.push_back(j.id);
     EXPECT_EQ(listed, expected);
     EXPECT_EQ(page_sizes, (std::vector<std::size_t>{2, 2, 1, 0}));
@@ -571,6 +572,7 @@ TEST_P(JobStoreTest, ExpiredJobsAreOnlyProcessingOnesWithAnExpiredLease) {
 
     auto ids = [](const std::vector<Job>& jobs) {
         std::vector<std::string> out;
+        out.reserve(jobs.size());
         for (const Job& j : jobs) out.push_back(j.id);
         return out;
     };
@@ -961,6 +963,7 @@ class ConcurrencyTest : public JobStoreTest {
         const auto deadline = std::chrono::steady_clock::now() + 120s;
         {
             std::vector<std::jthread> threads;
+            threads.reserve(kThreads);
             for (int t = 0; t < kThreads; ++t) {
                 threads.emplace_back([&, t] {
                     const std::string owner = "consumer" + std::to_string(t);
@@ -991,6 +994,7 @@ class ConcurrencyTest : public JobStoreTest {
             all.insert(ids.begin(), ids.end());
             spread += std::to_string(ids.size()) + " ";
         }
+        RecordProperty("consumed_per_thread", spread);
         std::vector<std::string> duplicates;
         for (const auto& id : expected) {
             if (all.count(id) > 1) duplicates.push_back(id);
@@ -1006,12 +1010,14 @@ class ConcurrencyTest : public JobStoreTest {
     void ClaimEachJobOnce(Sharing sharing) {
         constexpr int kJobs = 100;
         std::vector<std::string> ids;
+        ids.reserve(kJobs);
         for (int i = 0; i < kJobs; ++i) ids.push_back(Create(util::RandomId(), kT0 + i).job.id);
         const auto stores = Stores(sharing);
         std::vector<std::vector<std::string>> got(kThreads);
         std::vector<std::string> errors(kThreads);
         {
             std::vector<std::jthread> threads;
+            threads.reserve(kThreads);
             for (int t = 0; t < kThreads; ++t) {
                 threads.emplace_back([&, t] {
                     const std::string owner = "worker" + std::to_string(t);
@@ -1031,7 +1037,9 @@ class ConcurrencyTest : public JobStoreTest {
         }
         for (const auto& e : errors) EXPECT_EQ(e, "");
         std::multiset<std::string> all;
+        std::string spread;
         for (int t = 0; t < kThreads; ++t) {
+            spread += std::to_string(got[t].size()) + " ";
             all.insert(got[t].begin(), got[t].end());
             for (const auto& id : got[t]) {
                 const auto job = store_->FindJob(id);
@@ -1041,7 +1049,8 @@ class ConcurrencyTest : public JobStoreTest {
                 EXPECT_EQ(job->state, JobState::kProcessing);
             }
         }
-        EXPECT_EQ(all.size(), ids.size()) << "every job claimed exactly once";
+        RecordProperty("claimed_per_thread", spread);
+        EXPECT_EQ(all.size(), ids.size()) << "every job claimed exactly once; per thread: " << spread;
         EXPECT_EQ(std::set<std::string>(all.begin(), all.end()),
                   std::set<std::string>(ids.begin(), ids.end()));
     }

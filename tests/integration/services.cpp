@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 namespace v2m::test {
 
@@ -75,6 +77,82 @@ HttpResult Curl(std::vector<std::string> args) {
     out.body = std::filesystem::exists(dir / "body") ? ReadFile(dir / "body") : "";
     out.headers = std::filesystem::exists(dir / "headers") ? ReadFile(dir / "headers") : "";
     return out;
+}
+
+ServiceProcess::ServiceProcess(std::string role, const std::vector<std::string>& env, int port)
+    : role_(std::move(role)), port_(port != 0 ? port : FreePort()) {
+    // The shell only redirects, then becomes the binary: the pid is the service's.
+    std::vector<std::string> argv = {"sh",
+                                     "-c",
+                                     R"(log=$1; shift; exec "$@" >>"$log" 2>&1)",
+                                     "sh",
+                                     log_dir_ / (role_ + ".log"),
+                                     "env",
+                                     "V2M_LISTEN=127.0.0.1:" + std::to_string(port_)};
+    argv.insert(argv.end(), env.begin(), env.end());
+    argv.push_back(Binary());
+    argv.push_back(role_);
+    // The deadline only matters to Wait(), which Finish() calls once the process is ending.
+    process_ = std::make_unique<Process>(argv, RunOptions{.timeout = std::chrono::hours(24)});
+    if (const ::testing::AssertionResult ready = WaitReady(); !ready) {
+        Kill();
+        throw std::runtime_error(ready.message());
+    }
+}
+
+ServiceProcess::~ServiceProcess() {
+    if (finished_) return;
+    const ProcessResult r = Stop();
+    EXPECT_TRUE(r.exit_code == 0 && !r.timed_out)
+        << role_ << " did not stop cleanly on SIGTERM: " << r.Describe();
+}
+
+pid_t ServiceProcess::pid() const { return process_->pid(); }
+
+std::string ServiceProcess::Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+::testing::AssertionResult ServiceProcess::WaitReady(std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (!Alive()) {
+            return ::testing::AssertionFailure() << role_ << " exited: " << process_->Wait().Describe()
+                                                 << "\nits log:\n"
+                                                 << Log();
+        }
+        if (Curl({"-m", "2", Url("/readyz")}).status == 200) return ::testing::AssertionSuccess();
+        std::this_thread::sleep_for(100ms);
+    }
+    return ::testing::AssertionFailure() << role_ << " not ready within " << limit.count()
+                                         << " ms; its log:\n"
+                                         << Log();
+}
+
+bool ServiceProcess::Alive() { return !finished_ && !process_->HasExited(); }
+
+ProcessResult ServiceProcess::Stop(std::chrono::milliseconds limit) { return Finish(SIGTERM, limit); }
+
+ProcessResult ServiceProcess::Kill() { return Finish(SIGKILL, 10s); }
+
+ProcessResult ServiceProcess::Finish(int signal, std::chrono::milliseconds limit) {
+    finished_ = true;
+    if (!process_->HasExited()) ::kill(process_->pid(), signal);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!process_->HasExited() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(10ms);
+    }
+    const bool timed_out = !process_->HasExited();
+    if (timed_out) ::kill(process_->pid(), SIGKILL);
+    ProcessResult r = process_->Wait();
+    r.timed_out = r.timed_out || timed_out;
+    r.err = Log();
+    return r;
+}
+
+std::string ServiceProcess::Log() const {
+    const std::string path = log_dir_ / (role_ + ".log");
+    return std::filesystem::exists(path) ? ReadFile(path) : "";
 }
 
 Database::Database(const std::string& backend) : backend_(backend) {
