@@ -146,7 +146,7 @@ void RemoveStaleTemporaries(const std::filesystem::path& tmp_dir) {
 }
 
 // Writes all of `data` at `offset`, handing each piece that reached the file to `done`.
-constexpr std::size_t kWriteBuffer = 256 * 1024;
+constexpr std::size_t kWriteBuffer = std::size_t{256} * 1024;
 
 template <typename Done>
 void WriteAllAt(int fd, std::uint64_t offset, std::span<const std::byte> data,

@@ -16,7 +16,7 @@ std::string EncodeMessage(const QueueMessage& m) {
 
 std::optional<QueueMessage> DecodeMessage(std::string_view body) {
     // A message is small; anything large is not one of ours.
-    if (body.size() > 64 * 1024) return std::nullopt;
+    if (body.size() > std::size_t{64} * 1024) return std::nullopt;
     const auto j = nlohmann::json::parse(body, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return std::nullopt;
     auto text = [&](const char* key) -> std::optional<std::string> {

@@ -433,7 +433,7 @@ void Server::RouteStreaming(std::string_view method, const std::string& pattern,
                             StreamingHandler handler) {
     const std::uint64_t limit = impl_->settings.max_upload_bytes;
     impl_->streaming_routes.push_back({std::string(method), std::regex(pattern), precheck});
-    auto invoke = [precheck, handler = std::move(handler), limit](
+    auto invoke = [precheck = std::move(precheck), handler = std::move(handler), limit](
                       Request& request, const httplib::Request& req, const httplib::ContentReader* reader,
                       bool& close) {
         if (!reader) throw std::logic_error("a streaming route needs a method with a body");

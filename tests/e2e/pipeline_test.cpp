@@ -51,7 +51,7 @@ constexpr int kLongInputSeconds = 900;
 // Cheap Argon2, one conversion at a time, short leases and a busy reaper:
 // fast, and a killed converter's job comes back within seconds.
 const std::vector<std::string> kAllEnv = {
-    "V2M_ARGON2_OPS=1",       "V2M_ARGON2_MEMORY_KIB=1024", "V2M_CONCURRENCY=1", "V2M_JOB_LEASE=3s",
+    "V2M_ARGON2_OPS=1",       "V2M_ARGON2_MEMORY_KIB=1024", "V2M_CONCURRENCY=1",  "V2M_JOB_LEASE=3s",
     "V2M_REAPER_INTERVAL=1s", "V2M_OPEN_REGISTRATION=true", "V2M_LOG_FORMAT=json"};
 
 // `video2mp3 all` on a free port, on `data` and `db`, stopped at the end.
@@ -84,7 +84,8 @@ class AllServer {
 std::string Bearer(const std::string& token) { return "Authorization: Bearer " + token; }
 
 // TOKEN=$(curl -s -X POST http://HOST/login -u 'user:password'), as the original's README says.
-std::string Login(const AllServer& server, const std::string& email, const std::string& password = kPassword) {
+std::string Login(const AllServer& server, const std::string& email,
+                  const std::string& password = kPassword) {
     const ProcessResult r =
         test::Run({"curl", "-s", "-X", "POST", server.Url("/login"), "-u", email + ":" + password});
     if (r.exit_code != 0 || std::count(r.out.begin(), r.out.end(), '.') != 2) {
@@ -154,7 +155,8 @@ JobWatch Watch(const AllServer& server, const std::string& token, const std::str
             watch.states.push_back("HTTP " + std::to_string(r.status));
             return watch;
         }
-        if (watch.states.empty() || watch.states.back() != watch.state()) watch.states.push_back(watch.state());
+        if (watch.states.empty() || watch.states.back() != watch.state())
+            watch.states.push_back(watch.state());
         if (until(watch.job)) return watch;
         if (Clock::now() > deadline) {
             watch.timed_out = true;
@@ -250,6 +252,15 @@ std::vector<std::string> BlobFiles(const TempDir& data) {
     return files;
 }
 
+// The lines of a Prometheus text page that mention `name`, for failure messages.
+std::string MetricLines(const std::string& page, const std::string& name) {
+    std::string out;
+    for (const std::string& line : Lines(page)) {
+        if (line.find(name) != std::string::npos) out += line + "\n";
+    }
+    return out.empty() ? "(no " + name + " lines)" : out;
+}
+
 std::string Sha256Sum(const std::string& path) {
     const ProcessResult r = test::Run({"sha256sum", path});
     if (r.exit_code != 0) throw std::runtime_error("sha256sum failed: " + r.Describe());
@@ -265,11 +276,11 @@ std::string SparseFile(const std::string& path, std::uintmax_t size) {
 
 // A long tone: 44.1 kHz stereo FLAC, quick to make and small to upload.
 std::string LongInput(const TempDir& dir) {
-    const std::string path = dir / "long.flac";
-    const ProcessResult r = test::Run({"ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-                                       "sine=frequency=440:sample_rate=44100:duration=" +
-                                           std::to_string(kLongInputSeconds),
-                                       "-ac", "2", "-c:a", "flac", path});
+    std::string path = dir / "long.flac";
+    const ProcessResult r =
+        test::Run({"ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                   "sine=frequency=440:sample_rate=44100:duration=" + std::to_string(kLongInputSeconds),
+                   "-ac", "2", "-c:a", "flac", path});
     if (r.exit_code != 0) throw std::runtime_error("ffmpeg failed: " + r.Describe());
     return path;
 }
@@ -324,8 +335,8 @@ struct CountedUpload {
 
 CountedUpload UploadCounted(const std::string& url, std::vector<std::string> args) {
     TempDir dir;
-    std::vector<std::string> argv = {"curl", "-sS", "-m", "60", "-o", dir / "body", "-w",
-                                     "%{http_code} %{size_upload}"};
+    std::vector<std::string> argv = {"curl", "-sS",        "-m", "60",
+                                     "-o",   dir / "body", "-w", "%{http_code} %{size_upload}"};
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back(url);
     const ProcessResult r = test::Run(argv, {.timeout = 90s});
@@ -418,15 +429,15 @@ class PipelineTest : public ::testing::Test {
     }
     // The song the original's README uploads: the 3 s tone in an MP4.
     std::string Song() {
-        const std::string path = work_ / "song.mp4";
+        std::string path = work_ / "song.mp4";
         if (!fs::exists(path)) fs::copy_file(Fixture("h264_aac.mp4"), path);
         return path;
     }
     std::string Query(const std::string& sql) const { return db_.Query(sql); }
 
-    TempDir data_;            // V2M_DATA_DIR: blobs/, mail/, the signing key
-    Database db_{"sqlite"};   // in a directory of its own
-    TempDir work_;            // the client's files
+    TempDir data_;           // V2M_DATA_DIR: blobs/, mail/, the signing key
+    Database db_{"sqlite"};  // in a directory of its own
+    TempDir work_;           // the client's files
     std::unique_ptr<AllServer> server_;
 };
 
@@ -439,8 +450,8 @@ TEST_F(PipelineTest, TheOriginalsThreeCurlCommandsWork) {
     const HttpResult upload = Upload(server, token, Song());
     ASSERT_EQ(upload.status, 202) << upload.body;
     json job = upload.Json();
-    const std::set<std::string> keys = {"job_id",   "state",      "progress",   "filename",   "video_fid",
-                                        "mp3_fid",  "options",    "error",      "duration_s", "mp3_bytes",
+    const std::set<std::string> keys = {"job_id",     "state",      "progress",   "filename",   "video_fid",
+                                        "mp3_fid",    "options",    "error",      "duration_s", "mp3_bytes",
                                         "created_at", "started_at", "finished_at"};
     std::set<std::string> got;
     for (const auto& [key, value] : job.items()) got.insert(key);
@@ -512,9 +523,10 @@ TEST_F(PipelineTest, TheOriginalsThreeCurlCommandsWork) {
     EXPECT_TRUE(audio.body == download.body);
 
     const HttpResult metrics = Curl({server.Url("/metrics")});
-    EXPECT_NE(metrics.body.find("v2m_conversions_total{outcome=\"done\"} 1"), std::string::npos)
-        << metrics.body;
-    EXPECT_NE(metrics.body.find("v2m_emails_total{outcome=\"sent\"} 1"), std::string::npos) << metrics.body;
+    EXPECT_NE(metrics.body.find("\nv2m_conversions_total{outcome=\"done\"} 1\n"), std::string::npos)
+        << MetricLines(metrics.body, "v2m_conversions_total");
+    EXPECT_NE(metrics.body.find("\nv2m_emails_total{outcome=\"sent\"} 1\n"), std::string::npos)
+        << MetricLines(metrics.body, "v2m_emails_total");
     EXPECT_EQ(Query("SELECT notify_state || ' ' || notify_attempts FROM jobs"), "sent 1");
 }
 
@@ -563,8 +575,8 @@ TEST_F(PipelineTest, DownloadHonoursRangesHeadAndEtags) {
     EXPECT_EQ(r.Header("Content-Length"), size);
     EXPECT_EQ(r.Header("ETag"), full.Header("ETag"));
     const std::string head = RawExchange(server.port(), "HEAD /download?fid=" + job.value("mp3_fid", "") +
-                                                            " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + Bearer(token) +
-                                                            "\r\nConnection: close\r\n\r\n");
+                                                            " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                                                            Bearer(token) + "\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << head;
     EXPECT_NE(head.find("\r\nContent-Length: " + size + "\r\n"), std::string::npos) << head;
     const std::size_t end = head.find("\r\n\r\n");
@@ -649,20 +661,24 @@ TEST_F(PipelineTest, BadUploadsAndTokensAreRefused) {
     };
     const std::vector<Case> cases = {
         {"no file", {"-F", "note=hello", "-H", Bearer(token)}, 400, "bad_request"},
-        {"two files", {"-F", "file=@" + song, "-F", "other=@" + song, "-H", Bearer(token)}, 400, "bad_request"},
+        {"two files",
+         {"-F", "file=@" + song, "-F", "other=@" + song, "-H", Bearer(token)},
+         400,
+         "bad_request"},
         {"not multipart",
          {"--data-binary", "@" + song, "-H", "Content-Type: application/octet-stream", "-H", Bearer(token)},
          400,
          "bad_request"},
-        {"no token", {"-F", "file=@" + song}, 401, "unauthorized"},
-        {"garbage token", {"-F", "file=@" + song, "-H", Bearer("garbage")}, 401, "unauthorized"},
+        {"no token", {"-F", "file=@" + song}, 401, "missing_token"},
+        {"garbage token", {"-F", "file=@" + song, "-H", Bearer("garbage")}, 401, "invalid_token"},
         {"tampered signature",
          {"-F", "file=@" + song, "-H", Bearer(token.substr(0, token.size() - 6) + "AAAAAA")},
          401,
-         "unauthorized"},
-        {"basic credentials", {"-F", "file=@" + song, "-u", "alice@example.com:" + std::string(kPassword)},
+         "invalid_token"},
+        {"basic credentials",
+         {"-F", "file=@" + song, "-u", "alice@example.com:" + std::string(kPassword)},
          401,
-         "unauthorized"},
+         "missing_token"},
     };
     for (const Case& c : cases) {
         std::vector<std::string> args = {"-X", "POST"};
@@ -672,6 +688,9 @@ TEST_F(PipelineTest, BadUploadsAndTokensAreRefused) {
         EXPECT_EQ(r.status, c.status) << c.what << ": " << r.body;
         EXPECT_EQ(r.Json()["error"]["code"], c.code) << c.what << ": " << r.body;
         EXPECT_NE(r.Header("Content-Type").find("application/json"), std::string::npos) << c.what;
+        if (c.status == 401) {
+            EXPECT_EQ(r.Header("WWW-Authenticate").rfind("Bearer", 0), 0u) << c.what;
+        }
     }
 
     // An expired token signed with the server's own key. Shifted by nothing it
@@ -682,7 +701,7 @@ TEST_F(PipelineTest, BadUploadsAndTokensAreRefused) {
     const std::string expired = Resigned(token, -7200, key, work_);
     const HttpResult r = Upload(server, expired, song);
     EXPECT_EQ(r.status, 401) << r.body;
-    EXPECT_EQ(r.Json()["error"]["code"], "unauthorized");
+    EXPECT_EQ(r.Json()["error"]["code"], "invalid_token");
     EXPECT_NE(r.Json()["error"].value("message", "").find("expired"), std::string::npos) << r.body;
     EXPECT_EQ(Curl({"-H", Bearer(expired), server.Url("/v1/jobs")}).status, 401);
 
@@ -699,7 +718,7 @@ TEST_F(PipelineTest, BadUploadsAndTokensAreRefused) {
         args.insert(args.end(), extra.begin(), extra.end());
         const CountedUpload u = UploadCounted(upload + query, args);
         EXPECT_EQ(u.status, extra.empty() ? 401 : 400) << query << ": " << u.body;
-        EXPECT_EQ(u.Json()["error"]["code"], extra.empty() ? "unauthorized" : "invalid_options") << u.body;
+        EXPECT_EQ(u.Json()["error"]["code"], extra.empty() ? "missing_token" : "invalid_options") << u.body;
         EXPECT_LT(u.bytes_sent, 1e6) << query << ": the body was sent before the refusal";
     }
     EXPECT_EQ(Query("SELECT COUNT(*) FROM jobs"), "0");
@@ -718,20 +737,21 @@ TEST_F(PipelineTest, TooLargeUploadsAreRefused) {
     EXPECT_LT(announced.bytes_sent, 1e6) << "the body was sent before the refusal";
 
     const std::string medium = SparseFile(work_ / "medium.mp4", 400'000);
-    const HttpResult chunked = Curl({"-X", "POST", "-H", "Transfer-Encoding: chunked", "-F", "file=@" + medium,
-                                     "-H", Bearer(token), server.Url("/upload")});
+    const HttpResult chunked = Curl({"-X", "POST", "-H", "Transfer-Encoding: chunked", "-F",
+                                     "file=@" + medium, "-H", Bearer(token), server.Url("/upload")});
     EXPECT_EQ(chunked.status, 413) << chunked.body;
     EXPECT_EQ(chunked.Json()["error"]["code"], "too_large") << chunked.body;
     const HttpResult raw = Curl({"-X", "POST", "-H", "Transfer-Encoding: chunked", "-H",
-                                 "Content-Type: application/octet-stream", "--data-binary", "@" + medium, "-H",
-                                 Bearer(token), server.Url("/v1/jobs?filename=big.mp4")});
+                                 "Content-Type: application/octet-stream", "--data-binary", "@" + medium,
+                                 "-H", Bearer(token), server.Url("/v1/jobs?filename=big.mp4")});
     EXPECT_EQ(raw.status, 413) << raw.body;
 
     // Nothing was kept, and a file under the limit still goes through.
     EXPECT_EQ(Query("SELECT COUNT(*) FROM jobs"), "0");
     EXPECT_EQ(Query("SELECT COUNT(*) FROM blobs"), "0");
-    const json job = ConvertOne(server, token, Song());
-    EXPECT_EQ(job["state"], "done");
+    const std::string small = Fixture("audio_only.m4a");
+    ASSERT_LT(fs::file_size(small), 100'000u);
+    EXPECT_EQ(ConvertOne(server, token, small).value("state", ""), "done");
 }
 
 // 4c. Media that cannot be converted: the job fails for a reason a person can
@@ -779,9 +799,9 @@ TEST_F(PipelineTest, RawBodyUploadAndPagination) {
     AllServer& server = Start();
     const std::string token = SignUp(server, "alice@example.com");
     const std::string song = Song();
-    const HttpResult raw = Curl({"-X", "POST", "--data-binary", "@" + song, "-H",
-                                 "Content-Type: application/octet-stream", "-H", Bearer(token),
-                                 server.Url("/v1/jobs?filename=song.mp4")});
+    const HttpResult raw =
+        Curl({"-X", "POST", "--data-binary", "@" + song, "-H", "Content-Type: application/octet-stream", "-H",
+              Bearer(token), server.Url("/v1/jobs?filename=song.mp4")});
     ASSERT_EQ(raw.status, 202) << raw.body;
     EXPECT_EQ(raw.Json()["filename"], "song.mp4");
     const std::string first = raw.Json().value("job_id", "");
@@ -794,9 +814,9 @@ TEST_F(PipelineTest, RawBodyUploadAndPagination) {
     ExpectTone(path, DecodeMono(song).seconds());
     EXPECT_NE(mp3.Header("Content-Disposition").find("filename=\"song.mp3\""), std::string::npos);
 
-    const HttpResult unnamed = Curl({"-X", "POST", "--data-binary", "@" + song, "-H",
-                                     "Content-Type: application/octet-stream", "-H", Bearer(token),
-                                     server.Url("/v1/jobs")});
+    const HttpResult unnamed =
+        Curl({"-X", "POST", "--data-binary", "@" + song, "-H", "Content-Type: application/octet-stream", "-H",
+              Bearer(token), server.Url("/v1/jobs")});
     EXPECT_EQ(unnamed.status, 400) << unnamed.body;
     EXPECT_EQ(unnamed.Json()["error"]["code"], "bad_request") << unnamed.body;
 
@@ -835,6 +855,13 @@ TEST_F(PipelineTest, DeleteDuringConversionCancelsItAndRemovesEverything) {
     const JobWatch converting = Watch(server, token, id, ConvertingWithProgress);
     ASSERT_EQ(converting.state(), "processing")
         << "not seen converting (make kLongInputSeconds longer?): " << converting.History();
+
+    // The video, and the MP3 being written in tmp/.
+    const std::vector<std::string> before = BlobFiles(data_);
+    EXPECT_EQ(before.size(), 2u);
+    EXPECT_EQ(std::count_if(before.begin(), before.end(),
+                            [](const std::string& f) { return f.find("/blobs/tmp/") != std::string::npos; }),
+              1);
 
     const HttpResult deleted = Curl({"-X", "DELETE", "-H", Bearer(token), server.Url("/v1/jobs/" + id)});
     EXPECT_EQ(deleted.status, 204) << deleted.body;
@@ -891,7 +918,8 @@ TEST_F(PipelineTest, KilledMidConversionTheJobFinishesOnceAfterARestart) {
     }
     EXPECT_EQ(Query("SELECT notify_state || ' ' || notify_attempts FROM jobs"), "sent 1");
 
-    const HttpResult mp3 = Curl({"-H", Bearer(token), second.Url("/download?fid=" + watch.job.value("mp3_fid", ""))});
+    const HttpResult mp3 =
+        Curl({"-H", Bearer(token), second.Url("/download?fid=" + watch.job.value("mp3_fid", ""))});
     ASSERT_EQ(mp3.status, 200);
     const std::string path = work_ / "long.mp3";
     WriteFile(path, mp3.body);
@@ -934,7 +962,16 @@ TEST_F(PipelineTest, ServesItsOpenApiHealthAndMetrics) {
     EXPECT_EQ(Curl({server.Url("/readyz")}).status, 200);
     const HttpResult metrics = Curl({server.Url("/metrics")});
     EXPECT_EQ(metrics.status, 200);
-    EXPECT_NE(metrics.body.find("v2m_conversions_total"), std::string::npos) << metrics.body;
+    EXPECT_NE(metrics.body.find("\n# TYPE v2m_http_requests_total counter\n"), std::string::npos);
+    // BUG: src/workers/converter.cpp (Converter::Impl constructor) registers the
+    // v2m_conversions_total family but no outcome until the first conversion
+    // ends, so before that prometheus-cpp serialises nothing for it and the
+    // series do not exist (alerts on rate() see "no data"). Fix: create the
+    // known outcomes (done, failed, retried, released, lost) at 0 in the
+    // constructor, `for (auto o : {...}) outcomes.Add({{"outcome", o}});` and
+    // the same for v2m_emails_total in src/workers/notifier.cpp.
+    EXPECT_NE(metrics.body.find("\nv2m_conversions_total{outcome=\"done\"} 0\n"), std::string::npos)
+        << MetricLines(metrics.body, "v2m_conversions_total");
     const HttpResult unknown = Curl({server.Url("/no/such/thing")});
     EXPECT_EQ(unknown.status, 404);
     EXPECT_EQ(unknown.Json()["error"]["code"], "not_found") << unknown.body;

@@ -40,7 +40,9 @@ class AuthServer {
     AuthServer(const std::string& db_url, const TempDir& dir, const std::vector<std::string>& extra_env = {})
         : service_("auth", Env(db_url, dir, extra_env)) {}
     std::string Url(const std::string& path) const { return service_.Url(path); }
-    ::testing::AssertionResult WaitReady(std::chrono::seconds limit = 30s) { return service_.WaitReady(limit); }
+    ::testing::AssertionResult WaitReady(std::chrono::seconds limit = 30s) {
+        return service_.WaitReady(limit);
+    }
     bool Alive() { return service_.Alive(); }
 
   private:

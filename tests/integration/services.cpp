@@ -117,16 +117,16 @@ std::string ServiceProcess::Url(const std::string& path) const {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
         if (!Alive()) {
-            return ::testing::AssertionFailure() << role_ << " exited: " << process_->Wait().Describe()
-                                                 << "\nits log:\n"
-                                                 << Log();
+            return ::testing::AssertionFailure()
+                   << role_ << " exited: " << process_->Wait().Describe() << "\nits log:\n"
+                   << Log();
         }
         if (Curl({"-m", "2", Url("/readyz")}).status == 200) return ::testing::AssertionSuccess();
         std::this_thread::sleep_for(100ms);
     }
-    return ::testing::AssertionFailure() << role_ << " not ready within " << limit.count()
-                                         << " ms; its log:\n"
-                                         << Log();
+    return ::testing::AssertionFailure()
+           << role_ << " not ready within " << limit.count() << " ms; its log:\n"
+           << Log();
 }
 
 bool ServiceProcess::Alive() { return !finished_ && !process_->HasExited(); }
