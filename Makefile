@@ -42,7 +42,7 @@ run: build
 
 test: build build-asan
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j$(JOBS)
-	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 900 -j$(JOBS) -L 'unit|engine|auth'
+	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 900 -j$(JOBS) -L 'unit|engine|auth|queue'
 	$(MAKE) --no-print-directory format-check lint
 
 test-unit: build

@@ -89,7 +89,7 @@ class JobStore {
     /// `mp3` message. False when the lease was lost (nothing written).
     virtual bool CompleteJob(const LeaseGuard& lease, const domain::Job& done, const BlobRecord& mp3,
                              const OutboxMessage& message) = 0;
-    /// `processing` (or `queued`) → `failed` with the reason, and the failure
+    /// `processing` → `failed` with the reason, and the failure
     /// message for the notifier. False when the lease was lost.
     virtual bool FailJob(const LeaseGuard& lease, std::string_view code, std::string_view reason,
                          std::int64_t now, const OutboxMessage& message) = 0;
@@ -124,6 +124,9 @@ class JobStore {
     virtual void DeleteMessage(std::string_view id) = 0;
     /// Due messages of any queue, oldest first (for the relay to a broker).
     virtual std::vector<OutboxMessage> DueMessages(std::int64_t now, int limit) = 0;
+    /// Moves a message to another queue (the dead-letter queue) in one step,
+    /// free for a consumer of that queue.
+    virtual void MoveMessage(std::string_view id, std::string_view queue) = 0;
     /// Writes a message on its own (a re-announcement by the reaper).
     virtual void AddMessage(const OutboxMessage& message) = 0;
 };

@@ -93,11 +93,21 @@ struct NullableText {
     explicit NullableText(std::string_view v) : value(v), ind(v.empty() ? soci::i_null : soci::i_ok) {}
 };
 
-// " AND lease_owner = :owner AND (:eb = 0 OR lease_expires_at < :eb)" for a
-// column prefix ("" or "notify_"); the caller binds owner, eb, eb.
+// " AND lease_owner = :owner AND (:guarded = 0 OR lease_expires_at < :eb)"
+// for a column prefix ("" or "notify_"); the caller binds owner, guarded (an
+// int: PostgreSQL would type a bigint compared with 0 as a 32-bit integer), eb.
 std::string GuardSql(const char* prefix) {
-    return std::string(" AND ") + prefix + "lease_owner = :owner AND (:eb1 = 0 OR " + prefix +
-           "lease_expires_at < :eb2)";
+    return std::string(" AND ") + prefix + "lease_owner = :owner AND (:guarded = 0 OR " + prefix +
+           "lease_expires_at < :eb)";
+}
+
+// At most `limit` bytes of `text`, cut at a character boundary (the
+// databases refuse a split UTF-8 sequence).
+std::string Truncated(std::string_view text, std::size_t limit) {
+    if (text.size() <= limit) return std::string(text);
+    std::size_t cut = limit;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    return std::string(text.substr(0, cut));
 }
 
 std::optional<Job> SelectJob(soci::session& sql, const char* column, const std::string& key,
@@ -225,12 +235,13 @@ std::optional<Job> SociStore::ClaimJob(std::string_view id, std::string_view own
 bool SociStore::RenewJobLease(const LeaseGuard& lease, double progress, std::int64_t lease_until) {
     const long long until = lease_until;
     const long long eb = lease.expired_before;
+    const int guarded = eb != 0 ? 1 : 0;
     return impl_->With([&](soci::session& sql) {
         soci::statement st = (sql.prepare << "UPDATE jobs SET progress = :p, lease_expires_at = :until"
                                              " WHERE id = :id AND state = 'processing'"
                                           << GuardSql(""),
                               soci::use(progress), soci::use(until), soci::use(lease.job_id),
-                              soci::use(lease.owner), soci::use(eb), soci::use(eb));
+                              soci::use(lease.owner), soci::use(guarded), soci::use(eb));
         st.execute(true);
         return st.get_affected_rows() == 1;
     });
@@ -239,6 +250,7 @@ bool SociStore::RenewJobLease(const LeaseGuard& lease, double progress, std::int
 bool SociStore::CompleteJob(const LeaseGuard& lease, const Job& done, const BlobRecord& mp3,
                             const OutboxMessage& message) {
     const long long eb = lease.expired_before;
+    const int guarded = eb != 0 ? 1 : 0;
     const long long finished = done.finished_at;
     const double duration = done.duration_s.value_or(0);
     const long long bytes = done.mp3_bytes.value_or(0);
@@ -253,7 +265,7 @@ bool SociStore::CompleteJob(const LeaseGuard& lease, const Job& done, const Blob
                  << GuardSql(""),
              soci::use(done.mp3_fid), soci::use(duration), soci::use(bytes), soci::use(done.mp3_sha256),
              soci::use(finished), soci::use(finished), soci::use(lease.job_id), soci::use(lease.owner),
-             soci::use(eb), soci::use(eb));
+             soci::use(guarded), soci::use(eb));
         st.execute(true);
         if (st.get_affected_rows() != 1) return false;
         InsertBlob(sql, mp3);
@@ -266,9 +278,10 @@ bool SociStore::CompleteJob(const LeaseGuard& lease, const Job& done, const Blob
 bool SociStore::FailJob(const LeaseGuard& lease, std::string_view code, std::string_view reason,
                         std::int64_t now, const OutboxMessage& message) {
     const long long eb = lease.expired_before;
+    const int guarded = eb != 0 ? 1 : 0;
     const long long t = now;
     const std::string c(code);
-    const std::string why(reason.substr(0, 1000));
+    const std::string why = Truncated(reason, 1000);
     return impl_->With([&](soci::session& sql) {
         WriteTransaction tx(sql, impl_->url.dialect);
         soci::statement st =
@@ -278,7 +291,7 @@ bool SociStore::FailJob(const LeaseGuard& lease, std::string_view code, std::str
                     " notify_state = 'pending', updated_at = :f2 WHERE id = :id AND state = 'processing'"
                  << GuardSql(""),
              soci::use(c), soci::use(why), soci::use(t), soci::use(t), soci::use(lease.job_id),
-             soci::use(lease.owner), soci::use(eb), soci::use(eb));
+             soci::use(lease.owner), soci::use(guarded), soci::use(eb));
         st.execute(true);
         if (st.get_affected_rows() != 1) return false;
         InsertMessage(sql, message);
@@ -290,10 +303,11 @@ bool SociStore::FailJob(const LeaseGuard& lease, std::string_view code, std::str
 bool SociStore::RequeueJob(const LeaseGuard& lease, std::string_view code, std::string_view reason,
                            std::int64_t now, const OutboxMessage& message) {
     const long long eb = lease.expired_before;
+    const int guarded = eb != 0 ? 1 : 0;
     const long long t = now;
     const long long next = message.available_at;
     NullableText c(code);
-    NullableText why(reason.substr(0, 1000));
+    NullableText why(Truncated(reason, 1000));
     return impl_->With([&](soci::session& sql) {
         WriteTransaction tx(sql, impl_->url.dialect);
         soci::statement st =
@@ -303,7 +317,7 @@ bool SociStore::RequeueJob(const LeaseGuard& lease, std::string_view code, std::
                     " updated_at = :now WHERE id = :id AND state = 'processing'"
                  << GuardSql(""),
              soci::use(next), soci::use(c.value, c.ind), soci::use(why.value, why.ind), soci::use(t),
-             soci::use(lease.job_id), soci::use(lease.owner), soci::use(eb), soci::use(eb));
+             soci::use(lease.job_id), soci::use(lease.owner), soci::use(guarded), soci::use(eb));
         st.execute(true);
         if (st.get_affected_rows() != 1) return false;
         InsertMessage(sql, message);
@@ -341,6 +355,7 @@ std::optional<Job> SociStore::ClaimNotification(std::string_view job_id, std::st
 
 bool SociStore::FinishNotification(const LeaseGuard& lease, bool sent, std::int64_t now) {
     const long long eb = lease.expired_before;
+    const int guarded = eb != 0 ? 1 : 0;
     const long long t = now;
     const std::string state(
         domain::ToString(sent ? domain::NotifyState::kSent : domain::NotifyState::kGaveUp));
@@ -350,8 +365,8 @@ bool SociStore::FinishNotification(const LeaseGuard& lease, bool sent, std::int6
                  << "UPDATE jobs SET notify_state = :state, notified_at = :now, notify_lease_owner = NULL,"
                     " notify_lease_expires_at = NULL WHERE id = :id AND notify_state = 'sending'"
                  << GuardSql("notify_"),
-             soci::use(state), soci::use(t), soci::use(lease.job_id), soci::use(lease.owner), soci::use(eb),
-             soci::use(eb));
+             soci::use(state), soci::use(t), soci::use(lease.job_id), soci::use(lease.owner),
+             soci::use(guarded), soci::use(eb));
         st.execute(true);
         return st.get_affected_rows() == 1;
     });
@@ -359,13 +374,14 @@ bool SociStore::FinishNotification(const LeaseGuard& lease, bool sent, std::int6
 
 bool SociStore::RetryNotification(const LeaseGuard& lease, const OutboxMessage& message) {
     const long long eb = lease.expired_before;
+    const int guarded = eb != 0 ? 1 : 0;
     return impl_->With([&](soci::session& sql) {
         WriteTransaction tx(sql, impl_->url.dialect);
         soci::statement st =
             (sql.prepare << "UPDATE jobs SET notify_state = 'pending', notify_lease_owner = NULL,"
                             " notify_lease_expires_at = NULL WHERE id = :id AND notify_state = 'sending'"
                          << GuardSql("notify_"),
-             soci::use(lease.job_id), soci::use(lease.owner), soci::use(eb), soci::use(eb));
+             soci::use(lease.job_id), soci::use(lease.owner), soci::use(guarded), soci::use(eb));
         st.execute(true);
         if (st.get_affected_rows() != 1) return false;
         InsertMessage(sql, message);
@@ -434,6 +450,17 @@ std::vector<OutboxMessage> SociStore::DueMessages(std::int64_t now, int limit) {
              soci::use(t), soci::use(t));
         for (const soci::row& r : rows) out.push_back(MessageFromRow(r));
         return out;
+    });
+}
+
+void SociStore::MoveMessage(std::string_view id, std::string_view queue) {
+    const std::string key(id);
+    const std::string q(queue);
+    impl_->With([&](soci::session& sql) {
+        sql << "UPDATE outbox SET queue = :q, lease_owner = NULL, lease_expires_at = 0, deliveries = 0 WHERE "
+               "id = :id",
+            soci::use(q), soci::use(key);
+        return 0;
     });
 }
 

@@ -63,6 +63,7 @@ class SociStore final : public UserStore, public JobStore, public Database {
                                               std::int64_t now, std::int64_t lease_until) override;
     void DeleteMessage(std::string_view id) override;
     std::vector<OutboxMessage> DueMessages(std::int64_t now, int limit) override;
+    void MoveMessage(std::string_view id, std::string_view queue) override;
     void AddMessage(const OutboxMessage& message) override;
 
   private:

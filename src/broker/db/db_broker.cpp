@@ -56,16 +56,8 @@ std::optional<Delivery> DbBroker::Receive(const std::string& queue, std::chrono:
 void DbBroker::Ack(const Delivery& delivery) { store_.DeleteMessage(delivery.tag); }
 
 void DbBroker::Reject(const Delivery& delivery) {
-    // Kept, never delivered again, for a person to look at.
-    store::OutboxMessage dead;
-    dead.id = util::RandomId();
-    dead.queue = delivery.queue + ".dead";
-    dead.body = delivery.body;
-    dead.job_id = "";
-    dead.created_at = now_ms_();
-    dead.available_at = dead.created_at;
-    store_.AddMessage(dead);
-    store_.DeleteMessage(delivery.tag);
+    // Kept, never delivered on its queue again, for a person to look at.
+    store_.MoveMessage(delivery.tag, delivery.queue + ".dead");
 }
 
 void DbBroker::Nudge() {
