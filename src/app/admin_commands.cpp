@@ -13,6 +13,7 @@
 #include "app/config.hpp"
 #include "auth/user_service.hpp"
 #include "domain/errors.hpp"
+#include "domain/job.hpp"
 #include "obs/log.hpp"
 #include "store/soci_store.hpp"
 #include "token/signing_key.hpp"
@@ -61,15 +62,6 @@ std::string ReadPassword(bool from_stdin) {
     std::string second = ReadLineNoEcho("Again: ");
     if (first != second) throw UsageError("the passwords differ");
     return first;
-}
-
-std::string Iso8601(std::int64_t ms) {
-    const std::time_t t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
 }
 
 // Runs an administrative action with the one error policy of the commands.
@@ -127,7 +119,7 @@ int RunUserList(const AdminConfig& config, bool json) {
                                {"email", u.email},
                                {"role", store::RoleName(u.role)},
                                {"disabled", u.disabled},
-                               {"created_at", Iso8601(u.created_at_ms)}});
+                               {"created_at", domain::FormatRfc3339(u.created_at_ms)}});
             }
             std::cout << out.dump(2) << '\n';
             return;
@@ -135,7 +127,7 @@ int RunUserList(const AdminConfig& config, bool json) {
         std::printf("%-40s %-6s %-9s %s\n", "EMAIL", "ROLE", "STATE", "CREATED");
         for (const auto& u : users) {
             std::printf("%-40s %-6s %-9s %s\n", u.email.c_str(), std::string(store::RoleName(u.role)).c_str(),
-                        u.disabled ? "disabled" : "active", Iso8601(u.created_at_ms).c_str());
+                        u.disabled ? "disabled" : "active", domain::FormatRfc3339(u.created_at_ms).c_str());
         }
     });
 }

@@ -102,6 +102,22 @@ struct SociStore::Impl {
         std::size_t position_;
     };
 
+    // Runs the conditional UPDATE `make` prepares in a write transaction;
+    // when it changed the row, `then` writes its rows and it commits. False,
+    // and nothing written, when the condition did not hold.
+    template <typename Make, typename Then>
+    bool UpdateThen(Make make, Then then) {
+        return With([&](soci::session& sql) {
+            WriteTransaction tx(sql, url.dialect);
+            soci::statement st = make(sql);
+            st.execute(true);
+            if (st.get_affected_rows() != 1) return false;
+            then(sql);
+            tx.Commit();
+            return true;
+        });
+    }
+
     template <typename Fn>
     auto With(Fn&& fn) -> decltype(fn(std::declval<soci::session&>())) {
         Lease lease(pool);

@@ -254,25 +254,23 @@ bool SociStore::CompleteJob(const LeaseGuard& lease, const Job& done, const Blob
     const long long finished = done.finished_at;
     const double duration = done.duration_s.value_or(0);
     const long long bytes = done.mp3_bytes.value_or(0);
-    return impl_->With([&](soci::session& sql) {
-        WriteTransaction tx(sql, impl_->url.dialect);
-        soci::statement st =
-            (sql.prepare
-                 << "UPDATE jobs SET state = 'done', mp3_fid = :mp3, duration_s = :d, mp3_bytes = :b,"
-                    " mp3_sha256 = :sha, progress = 1, finished_at = :f1, lease_owner = NULL,"
-                    " lease_expires_at = NULL, error_code = NULL, error_message = NULL,"
-                    " notify_state = 'pending', updated_at = :f2 WHERE id = :id AND state = 'processing'"
-                 << GuardSql(""),
-             soci::use(done.mp3_fid), soci::use(duration), soci::use(bytes), soci::use(done.mp3_sha256),
-             soci::use(finished), soci::use(finished), soci::use(lease.job_id), soci::use(lease.owner),
-             soci::use(guarded), soci::use(eb));
-        st.execute(true);
-        if (st.get_affected_rows() != 1) return false;
-        InsertBlob(sql, mp3);
-        InsertMessage(sql, message);
-        tx.Commit();
-        return true;
-    });
+    return impl_->UpdateThen(
+        [&](soci::session& sql) {
+            return soci::statement(
+                (sql.prepare
+                     << "UPDATE jobs SET state = 'done', mp3_fid = :mp3, duration_s = :d, mp3_bytes = :b,"
+                        " mp3_sha256 = :sha, progress = 1, finished_at = :f1, lease_owner = NULL,"
+                        " lease_expires_at = NULL, error_code = NULL, error_message = NULL,"
+                        " notify_state = 'pending', updated_at = :f2 WHERE id = :id AND state = 'processing'"
+                     << GuardSql(""),
+                 soci::use(done.mp3_fid), soci::use(duration), soci::use(bytes), soci::use(done.mp3_sha256),
+                 soci::use(finished), soci::use(finished), soci::use(lease.job_id), soci::use(lease.owner),
+                 soci::use(guarded), soci::use(eb)));
+        },
+        [&](soci::session& sql) {
+            InsertBlob(sql, mp3);
+            InsertMessage(sql, message);
+        });
 }
 
 bool SociStore::FailJob(const LeaseGuard& lease, std::string_view code, std::string_view reason,
@@ -282,22 +280,18 @@ bool SociStore::FailJob(const LeaseGuard& lease, std::string_view code, std::str
     const long long t = now;
     const std::string c(code);
     const std::string why = Truncated(reason, 1000);
-    return impl_->With([&](soci::session& sql) {
-        WriteTransaction tx(sql, impl_->url.dialect);
-        soci::statement st =
-            (sql.prepare
-                 << "UPDATE jobs SET state = 'failed', error_code = :code, error_message = :msg,"
-                    " finished_at = :f1, lease_owner = NULL, lease_expires_at = NULL,"
-                    " notify_state = 'pending', updated_at = :f2 WHERE id = :id AND state = 'processing'"
-                 << GuardSql(""),
-             soci::use(c), soci::use(why), soci::use(t), soci::use(t), soci::use(lease.job_id),
-             soci::use(lease.owner), soci::use(guarded), soci::use(eb));
-        st.execute(true);
-        if (st.get_affected_rows() != 1) return false;
-        InsertMessage(sql, message);
-        tx.Commit();
-        return true;
-    });
+    return impl_->UpdateThen(
+        [&](soci::session& sql) {
+            return soci::statement(
+                (sql.prepare
+                     << "UPDATE jobs SET state = 'failed', error_code = :code, error_message = :msg,"
+                        " finished_at = :f1, lease_owner = NULL, lease_expires_at = NULL,"
+                        " notify_state = 'pending', updated_at = :f2 WHERE id = :id AND state = 'processing'"
+                     << GuardSql(""),
+                 soci::use(c), soci::use(why), soci::use(t), soci::use(t), soci::use(lease.job_id),
+                 soci::use(lease.owner), soci::use(guarded), soci::use(eb)));
+        },
+        [&](soci::session& sql) { InsertMessage(sql, message); });
 }
 
 bool SociStore::RequeueJob(const LeaseGuard& lease, std::string_view code, std::string_view reason,
@@ -308,22 +302,18 @@ bool SociStore::RequeueJob(const LeaseGuard& lease, std::string_view code, std::
     const long long next = message.available_at;
     NullableText c(code);
     NullableText why(Truncated(reason, 1000));
-    return impl_->With([&](soci::session& sql) {
-        WriteTransaction tx(sql, impl_->url.dialect);
-        soci::statement st =
-            (sql.prepare
-                 << "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
-                    " progress = 0, next_attempt_at = :next, error_code = :code, error_message = :msg,"
-                    " updated_at = :now WHERE id = :id AND state = 'processing'"
-                 << GuardSql(""),
-             soci::use(next), soci::use(c.value, c.ind), soci::use(why.value, why.ind), soci::use(t),
-             soci::use(lease.job_id), soci::use(lease.owner), soci::use(guarded), soci::use(eb));
-        st.execute(true);
-        if (st.get_affected_rows() != 1) return false;
-        InsertMessage(sql, message);
-        tx.Commit();
-        return true;
-    });
+    return impl_->UpdateThen(
+        [&](soci::session& sql) {
+            return soci::statement(
+                (sql.prepare
+                     << "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
+                        " progress = 0, next_attempt_at = :next, error_code = :code, error_message = :msg,"
+                        " updated_at = :now WHERE id = :id AND state = 'processing'"
+                     << GuardSql(""),
+                 soci::use(next), soci::use(c.value, c.ind), soci::use(why.value, why.ind), soci::use(t),
+                 soci::use(lease.job_id), soci::use(lease.owner), soci::use(guarded), soci::use(eb)));
+        },
+        [&](soci::session& sql) { InsertMessage(sql, message); });
 }
 
 std::vector<Job> SociStore::ExpiredJobs(std::int64_t now, int limit) {
@@ -375,19 +365,15 @@ bool SociStore::FinishNotification(const LeaseGuard& lease, bool sent, std::int6
 bool SociStore::RetryNotification(const LeaseGuard& lease, const OutboxMessage& message) {
     const long long eb = lease.expired_before;
     const int guarded = eb != 0 ? 1 : 0;
-    return impl_->With([&](soci::session& sql) {
-        WriteTransaction tx(sql, impl_->url.dialect);
-        soci::statement st =
-            (sql.prepare << "UPDATE jobs SET notify_state = 'pending', notify_lease_owner = NULL,"
-                            " notify_lease_expires_at = NULL WHERE id = :id AND notify_state = 'sending'"
-                         << GuardSql("notify_"),
-             soci::use(lease.job_id), soci::use(lease.owner), soci::use(guarded), soci::use(eb));
-        st.execute(true);
-        if (st.get_affected_rows() != 1) return false;
-        InsertMessage(sql, message);
-        tx.Commit();
-        return true;
-    });
+    return impl_->UpdateThen(
+        [&](soci::session& sql) {
+            return soci::statement(
+                (sql.prepare << "UPDATE jobs SET notify_state = 'pending', notify_lease_owner = NULL,"
+                                " notify_lease_expires_at = NULL WHERE id = :id AND notify_state = 'sending'"
+                             << GuardSql("notify_"),
+                 soci::use(lease.job_id), soci::use(lease.owner), soci::use(guarded), soci::use(eb)));
+        },
+        [&](soci::session& sql) { InsertMessage(sql, message); });
 }
 
 std::vector<Job> SociStore::ExpiredNotifications(std::int64_t now, int limit) {
