@@ -26,6 +26,21 @@ using http::Request;
 using http::Response;
 
 constexpr std::size_t kMaxFieldBytes = 4096;
+
+constexpr std::string_view kHomePage = R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>video2mp3</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
+pre{background:#f4f4f4;padding:.75rem;overflow-x:auto}</style></head><body>
+<h1>video2mp3</h1>
+<p>Upload a video, get an email when its MP3 is ready, download it.</p>
+<pre>TOKEN=$(curl -s -X POST http://HOST/login -u 'you@example.com:password')
+curl -X POST -F 'file=@./song.mp4' -H "Authorization: Bearer $TOKEN" http://HOST/upload
+curl --output song.mp3 -H "Authorization: Bearer $TOKEN" "http://HOST/download?fid=&lt;mp3_fid&gt;"</pre>
+<p>Register with <code>POST /v1/users</code> (JSON <code>{"email", "password"}</code>) when registration is
+open. The whole API: <a href="/openapi.yaml">/openapi.yaml</a>.</p>
+</body></html>
+)";
 constexpr std::size_t kMaxFilenameBytes = 255;
 
 std::optional<std::string> TimeOrNull(std::int64_t ms) {
@@ -472,6 +487,13 @@ void AddGatewayRoutes(http::Server& server, const GatewayDeps& deps) {
     server.Route("DELETE", "/v1/jobs/([^/]+)", [h](const Request& r) { return h->DeleteJob(r); });
     server.Route("GET", "/v1/jobs/([^/]+)/audio", [h](const Request& r) { return h->JobAudio(r); });
     server.Route("GET", "/download", [h](const Request& r) { return h->Download(r); });
+    // Until the web UI arrives: what this is and how to use it.
+    server.Route("GET", "/", [](const Request&) {
+        Response r = Response::Text(200, std::string(kHomePage));
+        r.content_type = "text/html; charset=utf-8";
+        r.headers.emplace_back("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+        return r;
+    });
     const std::string openapi = deps.openapi_yaml;
     server.Route("GET", "/openapi.yaml", [openapi](const Request&) {
         Response r = Response::Text(200, openapi);
