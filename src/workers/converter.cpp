@@ -50,7 +50,11 @@ struct Converter::Impl {
           outcomes(prometheus::BuildCounter()
                        .Name("v2m_conversions_total")
                        .Help("Conversions by outcome (done, failed, retried, released, lost)")
-                       .Register(metrics.registry())) {}
+                       .Register(metrics.registry())) {
+        // Every series exists from the start, so that rates over them are 0, not "no data".
+        for (const char* outcome : {"done", "failed", "retried", "released", "lost"})
+            outcomes.Add({{"outcome", outcome}});
+    }
 
     void Count(const std::string& outcome) { outcomes.Add({{"outcome", outcome}}).Increment(); }
 

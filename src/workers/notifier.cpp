@@ -33,7 +33,10 @@ struct Notifier::Impl {
           outcomes(prometheus::BuildCounter()
                        .Name("v2m_emails_total")
                        .Help("Job emails by outcome (sent, retried, gave_up)")
-                       .Register(metrics.registry())) {}
+                       .Register(metrics.registry())) {
+        // Every series exists from the start, so that rates over them are 0, not "no data".
+        for (const char* outcome : {"sent", "retried", "gave_up"}) outcomes.Add({{"outcome", outcome}});
+    }
 
     void Count(const std::string& outcome) { outcomes.Add({{"outcome", outcome}}).Increment(); }
 

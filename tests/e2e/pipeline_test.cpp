@@ -16,7 +16,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -329,19 +328,21 @@ std::string RawExchange(int port, const std::string& request) {
 struct CountedUpload {
     int status = 0;
     double bytes_sent = 0;
+    bool asked_to_continue = false;  ///< curl sent Expect: 100-continue
     std::string body;
     json Json() const { return json::parse(body, nullptr, false); }
 };
 
-CountedUpload UploadCounted(const std::string& url, std::vector<std::string> args) {
+CountedUpload UploadCounted(const std::string& url, const std::vector<std::string>& args) {
     TempDir dir;
-    std::vector<std::string> argv = {"curl", "-sS",        "-m", "60",
+    std::vector<std::string> argv = {"curl", "-sSv",       "-m", "60",
                                      "-o",   dir / "body", "-w", "%{http_code} %{size_upload}"};
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back(url);
     const ProcessResult r = test::Run(argv, {.timeout = 90s});
     CountedUpload out;
     std::istringstream(r.out) >> out.status >> out.bytes_sent;
+    out.asked_to_continue = r.err.find("> Expect: 100-continue") != std::string::npos;
     out.body = fs::exists(dir / "body") ? ReadFile(dir / "body") : "";
     return out;
 }
@@ -719,6 +720,7 @@ TEST_F(PipelineTest, BadUploadsAndTokensAreRefused) {
         const CountedUpload u = UploadCounted(upload + query, args);
         EXPECT_EQ(u.status, extra.empty() ? 401 : 400) << query << ": " << u.body;
         EXPECT_EQ(u.Json()["error"]["code"], extra.empty() ? "missing_token" : "invalid_options") << u.body;
+        EXPECT_TRUE(u.asked_to_continue) << query;
         EXPECT_LT(u.bytes_sent, 1e6) << query << ": the body was sent before the refusal";
     }
     EXPECT_EQ(Query("SELECT COUNT(*) FROM jobs"), "0");
@@ -734,6 +736,7 @@ TEST_F(PipelineTest, TooLargeUploadsAreRefused) {
         UploadCounted(server.Url("/upload"), {"-X", "POST", "-F", "file=@" + big, "-H", Bearer(token)});
     EXPECT_EQ(announced.status, 413) << announced.body;
     EXPECT_EQ(announced.Json()["error"]["code"], "too_large") << announced.body;
+    EXPECT_TRUE(announced.asked_to_continue);
     EXPECT_LT(announced.bytes_sent, 1e6) << "the body was sent before the refusal";
 
     const std::string medium = SparseFile(work_ / "medium.mp4", 400'000);
@@ -963,15 +966,11 @@ TEST_F(PipelineTest, ServesItsOpenApiHealthAndMetrics) {
     const HttpResult metrics = Curl({server.Url("/metrics")});
     EXPECT_EQ(metrics.status, 200);
     EXPECT_NE(metrics.body.find("\n# TYPE v2m_http_requests_total counter\n"), std::string::npos);
-    // BUG: src/workers/converter.cpp (Converter::Impl constructor) registers the
-    // v2m_conversions_total family but no outcome until the first conversion
-    // ends, so before that prometheus-cpp serialises nothing for it and the
-    // series do not exist (alerts on rate() see "no data"). Fix: create the
-    // known outcomes (done, failed, retried, released, lost) at 0 in the
-    // constructor, `for (auto o : {...}) outcomes.Add({{"outcome", o}});` and
-    // the same for v2m_emails_total in src/workers/notifier.cpp.
+    // Every outcome series exists from the start (rates are 0, not "no data").
     EXPECT_NE(metrics.body.find("\nv2m_conversions_total{outcome=\"done\"} 0\n"), std::string::npos)
         << MetricLines(metrics.body, "v2m_conversions_total");
+    EXPECT_NE(metrics.body.find("\nv2m_emails_total{outcome=\"sent\"} 0\n"), std::string::npos)
+        << MetricLines(metrics.body, "v2m_emails_total");
     const HttpResult unknown = Curl({server.Url("/no/such/thing")});
     EXPECT_EQ(unknown.status, 404);
     EXPECT_EQ(unknown.Json()["error"]["code"], "not_found") << unknown.body;
