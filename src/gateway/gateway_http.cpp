@@ -145,12 +145,16 @@ std::string CleanFilename(std::string_view given) {
         given.remove_prefix(slash + 1);
     std::string name;
     const bool utf8 = domain::IsValidUtf8(given);
-    for (char c : given) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f || (!utf8 && u >= 0x80)) {
+    for (std::size_t i = 0; i < given.size(); ++i) {
+        const auto u = static_cast<unsigned char>(given[i]);
+        // C1 controls (U+0080..U+009F) are two bytes: C2 80..C2 9F.
+        const bool c1 =
+            utf8 && u == 0xC2 && i + 1 < given.size() && static_cast<unsigned char>(given[i + 1]) <= 0x9F;
+        if (c1) ++i;
+        if (c1 || u < 0x20 || u == 0x7f || (!utf8 && u >= 0x80)) {
             name += '_';
         } else {
-            name += c;
+            name += given[i];
         }
     }
     if (name.size() > kMaxFilenameBytes) {

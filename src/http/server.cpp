@@ -79,6 +79,8 @@ std::string MessageForStatus(int status) {
             return "the request body is too large";
         case 414:
             return "the URI is too long";
+        case 416:
+            return "the Range header cannot be used: send one range, bytes=first-last";
         case 431:
             return "the request headers are too large";
         default:

@@ -89,7 +89,8 @@ struct Notifier::Impl {
         const mail::Message mail = Compose(*job);
         try {
             mailer.Send(mail.from, mail.to, mail.message_id,
-                        mail::BuildMessage(mail, std::chrono::system_clock::now()));
+                        mail::BuildMessage(mail, std::chrono::system_clock::time_point(
+                                                     std::chrono::milliseconds(now_ms()))));
         } catch (const mail::MailRejected& e) {
             GiveUp(*job, guard, e.what());
             return;
