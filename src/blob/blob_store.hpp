@@ -28,9 +28,9 @@ class BlobUnavailable final : public domain::Unavailable {
 
 /// What is known about a committed blob.
 struct BlobInfo {
-    std::string id;       ///< 128-bit random, 32 lowercase hex digits
+    std::string id;  ///< 128-bit random, 32 lowercase hex digits
     std::uint64_t size = 0;
-    std::string sha256;   ///< 64 lowercase hex digits
+    std::string sha256;  ///< 64 lowercase hex digits
 };
 
 /// A blob being written. Bytes are appended with `Write` (hashed on the way);
