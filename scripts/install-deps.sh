@@ -16,7 +16,7 @@ packages=(
     # the relational store: SOCI and the back-ends it loads at run time
     libsoci-dev libsoci-sqlite3-4.0 libsoci-postgresql4.0 libsoci-mysql4.0
     # tests and benchmarks
-    libgtest-dev libgmock-dev ffmpeg hyperfine time jq curl sqlite3
+    libgtest-dev libgmock-dev ffmpeg hyperfine time jq curl sqlite3 openssl python3
     # servers the integration tests start (scripts/testenv), and what it runs them with:
     # ss (iproute2), ps/pgrep (procps); flock, setsid, runuser come with util-linux
     postgresql mariadb-server rabbitmq-server python3-aiosmtpd iproute2 procps
