@@ -40,7 +40,8 @@ token::SigningKey LoadOrCreateKey(const AllConfig& config) {
 std::string WorkerId(const char* role) {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    return std::string(role) + "@" + host + ":" + std::to_string(getpid()) + ":" +
+    // Leases hold it in a VARCHAR(64): the host name is cut to fit.
+    return std::string(role) + "@" + std::string(host).substr(0, 32) + ":" + std::to_string(getpid()) + ":" +
            util::RandomId().substr(0, 8);
 }
 

@@ -297,11 +297,12 @@ class Handlers {
             d_.jobs.CreateJob(job, {info.id, caller.id, "video", info.size, info.sha256, now},
                               store::MakeOutboxMessage(d_.video_queue, message, now, now));
         } catch (...) {
-            // No row names the blob: it must not stay behind.
+            // No row names the blob: it must not stay behind — unless the
+            // commit happened all the same (the connection broke after it).
             try {
-                d_.blobs.Remove(info.id);
+                if (!d_.jobs.FindJob(job.id)) d_.blobs.Remove(info.id);
             } catch (const std::exception&) {
-                // Best effort; the error that matters is the one rethrown.
+                // Cannot tell: keep the blob (space) rather than risk a job's video.
             }
             throw;
         }

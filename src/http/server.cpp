@@ -4,12 +4,15 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 #include <regex>
 #include <stdexcept>
+#include <thread>
 
 #include "domain/errors.hpp"
 #include "obs/metrics.hpp"
@@ -151,6 +154,7 @@ struct Server::Impl {
     obs::Metrics& metrics;
     httplib::Server server;
     int port = 0;
+    std::atomic<bool> serving{false};
 
     Impl(ServerSettings s, obs::Metrics& m) : settings(std::move(s)), metrics(m) {}
 
@@ -192,10 +196,8 @@ struct Server::Impl {
         }
     }
 
-    // Calls the handler with the request in plain types; `close` asks for the
-    // connection to be closed after the answer (a body left unread).
-    using Invoke = std::function<Response(Request&, const httplib::Request&, const httplib::ContentReader*,
-                                          bool& close)>;
+    // Calls the handler with the request in plain types.
+    using Invoke = std::function<Response(Request&, const httplib::Request&, const httplib::ContentReader*)>;
     using Dispatch =
         std::function<void(const httplib::Request&, httplib::Response&, const httplib::ContentReader*)>;
 
@@ -212,9 +214,8 @@ struct Server::Impl {
             const_cast<httplib::Request&>(req).ranges.clear();
             Request request = Convert(req);
             Response out;
-            bool close = false;
             try {
-                out = invoke(request, req, reader, close);
+                out = invoke(request, req, reader);
             } catch (const domain::ClientError& e) {
                 out = ErrorResponse(e);
             } catch (const domain::Unavailable& e) {
@@ -228,7 +229,6 @@ struct Server::Impl {
                 out = Response::Error(500, "internal",
                                       "internal error (request id " + request.request_id + ")");
             }
-            if (close) out.headers.emplace_back("Connection", "close");
             Apply(out, request.request_id, res);
             requests.Add({{"method", method}, {"route", route}, {"status", std::to_string(out.status)}})
                 .Increment();
@@ -293,7 +293,6 @@ struct Server::Impl {
                 Response::Error(503, "unavailable", "a service this needs is unavailable; try again shortly");
         }
         if (!refusal) return 100;
-        refusal->headers.emplace_back("Connection", "close");
         Apply(*refusal, request.request_id, res);
         return refusal->status;
     }
@@ -301,16 +300,19 @@ struct Server::Impl {
 
 namespace {
 
-// The request body through httplib's content reader, counted against the limit.
+// The request body through httplib's content reader, counted against the
+// limit. It is always read to its end, even when the handler stops caring
+// (refused, too large, a second file): cpp-httplib 0.11.4 keeps the
+// connection open whatever the response says, and unread body bytes would be
+// parsed as the next request on it.
 class HttplibBodyReader final : public BodyReader {
   public:
     HttplibBodyReader(const httplib::Request& req, const httplib::ContentReader& reader, std::uint64_t limit)
         : req_(req), reader_(reader), limit_(limit) {}
 
     bool IsMultipart() const override {
-        const std::string& type = req_.get_header_value("Content-Type");
-        return type.size() >= 19 &&
-               EqualsIgnoreCase(std::string_view(type).substr(0, 19), "multipart/form-data");
+        // Decided as the library decides it (case-sensitively), so that both agree.
+        return req_.get_header_value("Content-Type").rfind("multipart/form-data", 0) == 0;
     }
 
     std::optional<std::uint64_t> DeclaredLength() const override {
@@ -319,54 +321,90 @@ class HttplibBodyReader final : public BodyReader {
         return std::strtoull(declared.c_str(), nullptr, 10);
     }
 
-    bool HasBody() const {
-        return req_.has_header("Content-Length") ||
-               req_.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
-    }
-
     bool Read(const std::function<bool(std::string_view)>& sink) override {
-        CheckDeclared();
-        if (!HasBody()) return consumed_ = true;
+        Begin();
+        if (!HasBody()) return true;
         const bool ok = reader_([&](const char* data, std::size_t length) {
-            return Count(length) && sink({data, length});
+            Deliver(length, [&] { return sink({data, length}); });
+            return true;
         });
-        if (too_large_) throw TooLarge(limit_);
-        return consumed_ = ok;
+        return Finish(ok);
     }
 
     bool ReadParts(const std::function<bool(const FormPart&)>& on_part,
                    const std::function<bool(std::string_view)>& sink) override {
-        CheckDeclared();
-        if (!HasBody()) return consumed_ = true;
+        Begin();
+        if (!HasBody()) return true;
         const bool ok = reader_(
             [&](const httplib::MultipartFormData& part) {
-                return on_part(FormPart{part.name, part.filename, part.content_type});
+                if (!stopped_ && !on_part(FormPart{part.name, part.filename, part.content_type}))
+                    stopped_ = true;
+                return true;
             },
             [&](const char* data, std::size_t length) {
-                return Count(length) && sink({data, length});
+                Deliver(length, [&] { return sink({data, length}); });
+                return true;
             });
-        if (too_large_) throw TooLarge(limit_);
-        return consumed_ = ok;
+        return Finish(ok);
     }
 
-    bool consumed() const { return consumed_; }
+    /// Reads and drops what nobody read (the handler answered without the body).
+    void Drain() {
+        if (started_ || !HasBody()) return;
+        started_ = true;
+        reader_([](const char*, std::size_t) { return true; });
+    }
 
   private:
-    void CheckDeclared() const {
-        if (const auto declared = DeclaredLength(); declared && *declared > limit_) throw TooLarge(limit_);
+    bool HasBody() const {
+        return req_.has_header("Content-Length") ||
+               req_.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
     }
-    bool Count(std::size_t length) {
+    void Begin() {
+        if (started_) throw std::logic_error("a request body can be read once");
+        started_ = true;
+        // Declared too large: nothing is handed on, the body is only drained.
+        if (DeclaredLength().value_or(0) > limit_) too_large_ = stopped_ = true;
+    }
+    template <typename Fn>
+    void Deliver(std::size_t length, Fn&& deliver) {
         received_ += length;
-        too_large_ = received_ > limit_;
-        return !too_large_;
+        if (received_ > limit_) {
+            too_large_ = true;
+            stopped_ = true;
+        }
+        if (!stopped_ && !deliver()) stopped_ = true;
+    }
+    bool Finish(bool ok) const {
+        if (too_large_ || (DeclaredLength().value_or(0) > limit_)) throw TooLarge(limit_);
+        return ok && !stopped_;
     }
 
     const httplib::Request& req_;
     const httplib::ContentReader& reader_;
     std::uint64_t limit_;
     std::uint64_t received_ = 0;
+    bool started_ = false;
+    bool stopped_ = false;
     bool too_large_ = false;
-    bool consumed_ = false;
+};
+
+// Drains the body on every way out of a handler, the exceptional ones too.
+class DrainOnExit final {
+  public:
+    explicit DrainOnExit(HttplibBodyReader& body) : body_(body) {}
+    ~DrainOnExit() {
+        try {
+            body_.Drain();
+        } catch (const std::exception& e) {
+            spdlog::debug("draining a request body failed: {}", e.what());
+        }
+    }
+    DrainOnExit(const DrainOnExit&) = delete;
+    DrainOnExit& operator=(const DrainOnExit&) = delete;
+
+  private:
+    HttplibBodyReader& body_;
 };
 
 }  // namespace
@@ -410,21 +448,16 @@ Server::~Server() { Stop(); }
 void Server::Route(std::string_view method, const std::string& pattern, Handler handler) {
     const std::size_t limit = impl_->settings.max_body_bytes;
     auto invoke = [handler = std::move(handler), limit](Request& request, const httplib::Request& req,
-                                                        const httplib::ContentReader* reader, bool& close) {
+                                                        const httplib::ContentReader* reader) {
         if (reader) {
-            // RFC 9112 §6.3: no length, no chunking: no body.
-            if (req.has_header("Content-Length") ||
-                req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
-                HttplibBodyReader body(req, *reader, limit);
-                close = true;  // until the body has been read whole
-                const bool complete = body.Read([&](std::string_view data) {
-                    request.body.append(data);
-                    return true;
-                });
-                if (!complete)
-                    throw domain::ClientError(400, "bad_request", "the request body could not be read");
-                close = false;
-            }
+            HttplibBodyReader body(req, *reader, limit);
+            const DrainOnExit drain(body);
+            const bool complete = body.Read([&](std::string_view data) {
+                request.body.append(data);
+                return true;
+            });
+            if (!complete)
+                throw domain::ClientError(400, "bad_request", "the request body could not be read");
         }
         return handler(request);
     };
@@ -436,25 +469,33 @@ void Server::RouteStreaming(std::string_view method, const std::string& pattern,
     const std::uint64_t limit = impl_->settings.max_upload_bytes;
     impl_->streaming_routes.push_back({std::string(method), std::regex(pattern), precheck});
     auto invoke = [precheck = std::move(precheck), handler = std::move(handler), limit](
-                      Request& request, const httplib::Request& req, const httplib::ContentReader* reader,
-                      bool& close) {
+                      Request& request, const httplib::Request& req, const httplib::ContentReader* reader) {
         if (!reader) throw std::logic_error("a streaming route needs a method with a body");
         HttplibBodyReader body(req, *reader, limit);
-        // Whatever ends this request before the body was read leaves the
-        // connection out of step: close it.
-        close = true;
+        const DrainOnExit drain(body);
         if (precheck) {
             if (auto refusal = precheck(request)) return *refusal;
         }
-        Response out = handler(request, body);
-        close = !body.consumed();
-        return out;
+        return handler(request, body);
     };
     impl_->Register(method, pattern, impl_->Wrap(std::string(method), pattern, std::move(invoke)));
 }
 
 void Server::Bind() {
     auto& s = impl_->server;
+    // Registered last, so they only see what no route took: the body is
+    // drained in pieces (never held: the library would read it whole into
+    // memory for an unmatched path) and the answer is the JSON 404.
+    const auto unknown = [](const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader& reader) {
+        HttplibBodyReader body(req, reader, std::numeric_limits<std::uint64_t>::max());
+        body.Drain();
+        res.status = 404;
+    };
+    s.Post(".*", unknown);
+    s.Put(".*", unknown);
+    s.Patch(".*", unknown);
+    s.Delete(".*", unknown);
     const auto& st = impl_->settings;
     if (st.port == 0) {
         impl_->port = s.bind_to_any_port(st.host);
@@ -466,14 +507,25 @@ void Server::Bind() {
         }
         impl_->port = st.port;
     }
+    // From here on Serve is expected: Stop waits for it to be running.
+    impl_->serving = true;
 }
 
 int Server::port() const { return impl_->port; }
 
-void Server::Serve() { impl_->server.listen_after_bind(); }
+void Server::Serve() {
+    impl_->server.listen_after_bind();
+    impl_->serving = false;
+}
 
 void Server::Stop() {
-    if (impl_ && impl_->server.is_running()) impl_->server.stop();
+    if (!impl_) return;
+    // A stop that comes between Serve's start and the library's running flag
+    // would be lost (stop() does nothing until then) and Serve never return.
+    for (int i = 0; i < 500 && impl_->serving && !impl_->server.is_running(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (impl_->server.is_running()) impl_->server.stop();
+    impl_->serving = false;
 }
 
 }  // namespace v2m::http

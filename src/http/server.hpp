@@ -75,13 +75,15 @@ class BodyReader {
     virtual ~BodyReader() = default;
     /// True when the body is multipart/form-data (read it with `ReadParts`).
     virtual bool IsMultipart() const = 0;
-    /// Hands the raw body to `sink` piece by piece; a false from `sink`
-    /// stops reading. Returns false when the body did not arrive whole (or
-    /// `sink` stopped). Call once.
+    /// Hands the raw body to `sink` piece by piece; after a false from
+    /// `sink` the rest is read and dropped (never left on the connection).
+    /// Returns false when the body did not arrive whole or `sink` stopped.
+    /// Throws a 413 `ClientError` past the limit. Call once.
     virtual bool Read(const std::function<bool(std::string_view)>& sink) = 0;
-    /// Hands each part's start to `on_part` and its bytes to `sink`; a false
-    /// from either stops reading. Returns false when the body did not arrive
-    /// whole or is not valid multipart. Call once.
+    /// Hands each part's start to `on_part` and its bytes to `sink`; after a
+    /// false from either the rest is read and dropped. Returns false when the
+    /// body did not arrive whole, is not valid multipart, or a callback
+    /// stopped. Throws a 413 `ClientError` past the limit. Call once.
     virtual bool ReadParts(const std::function<bool(const FormPart&)>& on_part,
                            const std::function<bool(std::string_view)>& sink) = 0;
     /// Bytes the client declared (Content-Length), when it did.
@@ -120,8 +122,8 @@ class Server final {
     /// Call before `Bind`.
     void Route(std::string_view method, const std::string& pattern, Handler handler);
     /// Registers a handler that streams the request body itself; `precheck`
-    /// runs first (before `100 Continue`). The handler's refusal before
-    /// reading the body closes the connection. Call before `Bind`.
+    /// runs first (before `100 Continue`). A body the handler leaves unread
+    /// is drained before the answer. Call before `Bind`.
     void RouteStreaming(std::string_view method, const std::string& pattern, Precheck precheck,
                         StreamingHandler handler);
     /// Binds the listening socket; throws `std::runtime_error` when it cannot.

@@ -142,9 +142,20 @@ struct Converter::Impl {
             done.mp3_sha256 = info.sha256;
             done.finished_at = now;
             const store::BlobRecord record{info.id, job.owner_id, "mp3", info.size, info.sha256, now};
-            if (!jobs.CompleteJob(guard, done, record, Mp3Message(done, "done", now))) {
-                // Deleted while converting, or taken over: the MP3 belongs to no one.
-                blobs.Remove(info.id);
+            bool completed = false;
+            try {
+                completed = jobs.CompleteJob(guard, done, record, Mp3Message(done, "done", now));
+            } catch (...) {
+                // The commit may have happened all the same (the connection broke
+                // after it): the MP3 goes only when the row surely does not name it.
+                DiscardUnlessRecorded(job.id, info.id);
+                throw;
+            }
+            if (!completed) {
+                // Deleted while converting, or taken over: the MP3 belongs to no
+                // one — unless a commit that seemed to fail was retried (the row
+                // then names it already).
+                DiscardUnlessRecorded(job.id, info.id);
                 Count("lost");
                 spdlog::info("converter: job {} was deleted or taken over; its MP3 is discarded", job.id);
                 return;
@@ -170,6 +181,16 @@ struct Converter::Impl {
             Fail(job, guard, "input_missing", "the uploaded file is no longer stored");
         } catch (const std::exception& e) {
             Transient(job, guard, "unavailable", e.what());
+        }
+    }
+
+    void DiscardUnlessRecorded(const std::string& job_id, const std::string& mp3_id) {
+        try {
+            const auto row = jobs.FindJob(job_id);
+            if (!row || row->mp3_fid != mp3_id) blobs.Remove(mp3_id);
+        } catch (const std::exception& e) {
+            spdlog::warn("converter: job {}: MP3 {} kept, its row cannot be checked: {}", job_id, mp3_id,
+                         e.what());
         }
     }
 
