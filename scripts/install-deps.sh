@@ -13,13 +13,15 @@ packages=(
     # the program
     libcli11-dev nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libcpp-httplib-dev
     libsodium-dev libjwt-dev libssl-dev
+    # the production adapters: RabbitMQ (rabbitmq-c), the PostgreSQL blob store (libpq), SMTP (libcurl)
+    librabbitmq-dev libpq-dev libcurl4-openssl-dev
     # the relational store: SOCI and the back-ends it loads at run time
     libsoci-dev libsoci-sqlite3-4.0 libsoci-postgresql4.0 libsoci-mysql4.0
     # tests and benchmarks
     libgtest-dev libgmock-dev ffmpeg hyperfine time jq curl sqlite3 openssl python3
     # servers the integration tests start (scripts/testenv), and what it runs them with:
     # ss (iproute2), ps/pgrep (procps); flock, setsid, runuser come with util-linux
-    postgresql mariadb-server rabbitmq-server python3-aiosmtpd iproute2 procps
+    postgresql mariadb-server rabbitmq-server python3-aiosmtpd python3-pika iproute2 procps
 )
 
 missing=()

@@ -47,6 +47,9 @@ class Broker {
     /// Tells the broker that outbox rows were just committed in this process,
     /// so that a waiting consumer need not wait for its next poll.
     virtual void Nudge() = 0;
+    /// Throws `BrokerUnavailable` while the broker cannot be reached (for
+    /// /readyz); may use the call to reconnect.
+    virtual void Ping() = 0;
 };
 
 }  // namespace v2m::broker

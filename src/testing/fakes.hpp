@@ -712,6 +712,7 @@ class FakeBroker final : public broker::Broker {
 
     bool NeedsRelay() const override { return false; }
     void Nudge() override { ++nudges_; }
+    void Ping() override {}
 
     // --- for the test ---
 
