@@ -4,10 +4,11 @@
 #include <cctype>
 
 #include "mail/file_mailer.hpp"
+#include "mail/smtp_mailer.hpp"
 
 namespace v2m::mail {
 
-std::unique_ptr<Mailer> OpenMailer(const std::string& url) {
+std::unique_ptr<Mailer> OpenMailer(const std::string& url, const SmtpOptions& smtp) {
     const std::size_t colon = url.find("://");
     std::string scheme = colon == std::string::npos ? std::string() : url.substr(0, colon);
     std::transform(scheme.begin(), scheme.end(), scheme.begin(),
@@ -24,7 +25,7 @@ std::unique_ptr<Mailer> OpenMailer(const std::string& url) {
         return std::make_unique<FileMailer>(dir);
     }
     if (scheme == "smtp" || scheme == "smtps") {
-        throw std::invalid_argument("mail URL: " + scheme + ":// is not supported yet; use file://DIR");
+        return std::make_unique<SmtpMailer>(url, smtp);
     }
     if (scheme.empty()) {
         throw std::invalid_argument("mail URL: expected smtp://…, smtps://… or file://DIR");

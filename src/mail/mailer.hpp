@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -38,11 +39,23 @@ class Mailer {
                       std::string_view bytes) = 0;
 };
 
-/// Builds the mailer a `V2M_SMTP_URL` names: `file://DIR` (`file:///abs`
-/// or `file://rel/dir`) is a `FileMailer`. Throws `std::invalid_argument`
-/// for `smtp://` and `smtps://` (not supported yet) and for anything else,
-/// with a message that never repeats the URL (it may hold a password);
-/// `MailUnavailable` when the directory cannot be created.
-std::unique_ptr<Mailer> OpenMailer(const std::string& url);
+/// How an SMTP mailer delivers (`OpenMailer` ignores it for `file://`).
+struct SmtpOptions {
+    /// The longest one `Send` may take, connecting included (`V2M_SMTP_TIMEOUT`).
+    std::chrono::milliseconds timeout{std::chrono::seconds(30)};
+    /// A PEM file of the certificate authorities to trust instead of the
+    /// system's; empty: the system's. Verification stays on either way.
+    std::string ca_file;
+};
+
+/// Builds the mailer a `V2M_SMTP_URL` names: `smtp://[user[:password]@]host[:port][/ehlo-name]`
+/// (STARTTLS when the server offers it) and `smtps://…` (implicit TLS) are an
+/// `SmtpMailer` with `smtp` (see smtp_mailer.hpp; nothing is connected yet);
+/// `file://DIR` (`file:///abs` or `file://rel/dir`) is a `FileMailer`.
+/// Throws `std::invalid_argument` for anything else or a malformed URL, with
+/// a message that never repeats the URL (it may hold a password);
+/// `MailUnavailable` when the directory cannot be created or libcurl cannot
+/// start.
+std::unique_ptr<Mailer> OpenMailer(const std::string& url, const SmtpOptions& smtp = {});
 
 }  // namespace v2m::mail
