@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan run test test-unit bench format format-check lint clean help
+.PHONY: all deps build build-asan run stack stack-down test test-unit bench format format-check lint clean help
 
 all: build
 
@@ -13,6 +13,8 @@ help:
 	@echo "make deps     install the Debian packages the build, tests and benchmarks need"
 	@echo "make build    build build/video2mp3 (Release with assertions)"
 	@echo "make run      install, build and start everything in one process on http://127.0.0.1:8080"
+	@echo "make stack    install, build and start each role as its own process on PostgreSQL, RabbitMQ and"
+	@echo "              an SMTP catcher (state in .stack/; scripts/stack help); make stack-down stops it"
 	@echo "make test     install, build (plus an ASan+UBSan build) and run every test"
 	@echo "make bench    side-by-side benchmark against the ffmpeg command line tool"
 	@echo "make format   reformat the sources with clang-format"
@@ -40,6 +42,14 @@ build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 run: build
 	@bash scripts/run.sh
 
+# The microservice deployment on one machine: returns once every process is
+# ready and leaves them running; `make stack-down` stops them, keeping .stack/.
+stack: build
+	@V2M_STACK_BIN=$(BUILD)/video2mp3 bash scripts/stack up
+
+stack-down:
+	@bash scripts/stack down
+
 test: build build-asan
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j$(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 900 -j$(JOBS) -L 'unit|engine|auth|queue'
@@ -51,6 +61,7 @@ test-unit: build
 bench: build
 	bash bench/run.sh
 	bash bench/upload.sh
+	bash bench/pipeline.sh
 
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that building, testing and benchmarking
-# video2mp3 needs. Idempotent: only missing packages are installed, and
-# `apt-get update` runs at most once. Run as root, or as a user with sudo.
+# video2mp3 needs, then the npm packages of package-lock.json (node_modules).
+# Idempotent: only missing packages are installed, and `apt-get update` runs
+# at most once. Run as root, or as a user with sudo.
 set -euo pipefail
 
 packages=(
@@ -31,17 +32,31 @@ for p in "${packages[@]}"; do
     [ "$status" = "install ok installed" ] || missing+=("$p")
 done
 
+# Node.js and npm run the tools in package.json (maildev, the SMTP catcher of
+# `make stack`): Debian's packages only when there are none, since a machine
+# may have a newer Node from elsewhere (maildev 2 runs on Debian's 18 and on 20).
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-deps: all ${#packages[@]} packages present"
-    exit 0
+else
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "install-deps: not root and no sudo; install as root: ${missing[*]}" >&2; exit 1; }
+        sudo=(sudo)
+    fi
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -q
+    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "install-deps: not root and no sudo; install as root: ${missing[*]}" >&2; exit 1; }
-    sudo=(sudo)
+# The npm packages, exactly as package-lock.json pins them, into the
+# repository's node_modules (as the calling user, no sudo): when it is missing
+# or older than the lock file (npm ci writes node_modules/.package-lock.json last).
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [ ! node_modules/.package-lock.json -nt package-lock.json ]; then
+    echo "install-deps: installing the npm packages of package-lock.json (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
 fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -q
-"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
