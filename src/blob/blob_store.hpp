@@ -87,8 +87,10 @@ class BlobStore {
 /// True for what `Create` hands out: 32 lowercase hex digits.
 bool IsBlobId(std::string_view id);
 
-/// Builds the store a `V2M_BLOB_STORE` URL names (`file://DIR`). Throws
-/// `std::invalid_argument` for a URL it does not know.
+/// Builds the store a `V2M_BLOB_STORE` URL names: `file://DIR`, or
+/// `postgresql://…` / `postgres://…` (chunks in that database). Throws
+/// `std::invalid_argument` for a URL it does not know (never repeating its
+/// password), `BlobUnavailable` when the server cannot be reached.
 std::unique_ptr<BlobStore> OpenBlobStore(const std::string& url);
 
 }  // namespace v2m::blob

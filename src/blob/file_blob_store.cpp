@@ -2,8 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "blob/sha256.hpp"
 #include "util/random_id.hpp"
 
 namespace v2m::blob {
@@ -67,46 +66,6 @@ class Fd final {
 
 struct DirCloser {
     void operator()(DIR* dir) const noexcept { ::closedir(dir); }
-};
-
-struct MdCtxFree {
-    void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
-};
-
-class Sha256 final {
-  public:
-    Sha256() : ctx_(EVP_MD_CTX_new()) {
-        if (!ctx_) throw std::bad_alloc();
-        Reset();
-    }
-
-    void Reset() {
-        if (EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) Fail("init");
-    }
-    void Update(std::span<const std::byte> data) {
-        if (EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) != 1) Fail("update");
-    }
-    std::string FinishHex() {
-        unsigned char digest[EVP_MAX_MD_SIZE];
-        unsigned int length = 0;
-        if (EVP_DigestFinal_ex(ctx_.get(), digest, &length) != 1) Fail("final");
-        std::string hex;
-        hex.reserve(std::size_t{2} * length);
-        for (unsigned int i = 0; i < length; ++i) {
-            hex += kHexDigits[digest[i] >> 4];
-            hex += kHexDigits[digest[i] & 0x0F];
-        }
-        return hex;
-    }
-
-  private:
-    // The queue is per thread: a stale entry would be blamed on a later call.
-    [[noreturn]] static void Fail(const char* step) {
-        ERR_clear_error();
-        throw std::runtime_error(std::string("SHA-256 ") + step + " failed");
-    }
-
-    std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx_;
 };
 
 void SyncDirectory(const std::filesystem::path& dir) {

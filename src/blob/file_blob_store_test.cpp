@@ -1,8 +1,10 @@
 #include "blob/file_blob_store.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,78 +18,19 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "blob/blob_store.hpp"
+#include "blob/blob_store_contract.hpp"
+#include "blob/pg_blob_store.hpp"
 
 namespace v2m::blob {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<std::byte> Bytes(std::string_view text) {
-    std::vector<std::byte> out(text.size());
-    std::memcpy(out.data(), text.data(), text.size());
-    return out;
-}
-
-// The test's own SHA-256 (OpenSSL's streaming EVP calls, apart from the store's code).
-class TestHasher {
-  public:
-    TestHasher() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
-        EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr);
-    }
-    void Update(std::span<const std::byte> data) { EVP_DigestUpdate(ctx_.get(), data.data(), data.size()); }
-    std::string Hex() {
-        std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-        unsigned int length = 0;
-        EVP_DigestFinal_ex(ctx_.get(), digest.data(), &length);
-        std::string hex;
-        for (unsigned int i = 0; i < length; ++i) {
-            static constexpr char kHex[] = "0123456789abcdef";
-            hex += kHex[digest[i] >> 4];
-            hex += kHex[digest[i] & 0x0F];
-        }
-        return hex;
-    }
-
-  private:
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
-};
-
-std::string Sha256Hex(std::span<const std::byte> data) {
-    TestHasher hasher;
-    hasher.Update(data);
-    return hasher.Hex();
-}
-
-// Deterministic bytes (xorshift64*), so a large blob needs no memory to check.
-class Generator {
-  public:
-    explicit Generator(std::uint64_t seed) : state_(seed) {}
-    void Fill(std::span<std::byte> out) {
-        for (std::size_t i = 0; i < out.size(); i += sizeof(std::uint64_t)) {
-            state_ ^= state_ >> 12;
-            state_ ^= state_ << 25;
-            state_ ^= state_ >> 27;
-            const std::uint64_t word = state_ * 0x2545F4914F6CDD1DULL;
-            std::memcpy(out.data() + i, &word, std::min(sizeof word, out.size() - i));
-        }
-    }
-
-  private:
-    std::uint64_t state_;
-};
-
-std::vector<std::byte> ReadAll(BlobReader& reader, std::size_t chunk) {
-    std::vector<std::byte> out;
-    std::vector<std::byte> buffer(chunk);
-    while (const std::size_t n = reader.Read(buffer))
-        out.insert(out.end(), buffer.begin(), buffer.begin() + n);
-    return out;
-}
+using contract::Bytes;
 
 void SetMtime(const fs::path& path, std::chrono::seconds age) {
     std::array<timespec, 2> times{};
@@ -135,6 +78,46 @@ class FileBlobStoreTest : public ::testing::Test {
     std::unique_ptr<FileBlobStore> store_;
 };
 
+fs::path MakeTempDir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/blob_test.XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    return pattern;
+}
+
+// The contract's view of a file store: a directory of the test's own.
+class FileHarness final : public contract::Harness {
+  public:
+    FileHarness() : root_(MakeTempDir()), dir_(root_ / "store") {}
+    ~FileHarness() override {
+        std::error_code ignored;
+        fs::remove_all(root_, ignored);
+    }
+    FileHarness(const FileHarness&) = delete;
+    FileHarness& operator=(const FileHarness&) = delete;
+
+    std::unique_ptr<BlobStore> NewStore() override { return std::make_unique<FileBlobStore>(dir_); }
+    std::size_t PendingItems() override { return CountEntries(dir_ / "tmp"); }
+    std::size_t StoredItems() override {
+        std::size_t files = 0;
+        for (const auto& entry : fs::recursive_directory_iterator(dir_))
+            files += entry.is_regular_file() ? 1 : 0;
+        return files;
+    }
+    // The store's write buffer (kWriteBuffer in file_blob_store.cpp).
+    std::size_t ChunkSize() const override { return std::size_t{256} * 1024; }
+
+  private:
+    fs::path root_;
+    fs::path dir_;
+};
+
+using contract::BlobStoreContract;
+INSTANTIATE_TEST_SUITE_P(File, BlobStoreContract,
+                         ::testing::Values(contract::Backend{"file",
+                                                             [] { return std::make_unique<FileHarness>(); }}),
+                         contract::BackendName);
+
 TEST(BlobId, OnlyThirtyTwoLowercaseHexDigits) {
     EXPECT_TRUE(IsBlobId("0123456789abcdef0123456789abcdef"));
     EXPECT_FALSE(IsBlobId("0123456789ABCDEF0123456789abcdef"));
@@ -154,173 +137,14 @@ TEST_F(FileBlobStoreTest, CreatesItsDirectoriesPrivate) {
     }
 }
 
-TEST_F(FileBlobStoreTest, RoundTrip) {
-    const auto data = Bytes("hello, blob");
+TEST_F(FileBlobStoreTest, CommitMovesTheFileIntoItsFanOutDirectory) {
     auto writer = store_->Create();
     const std::string id = writer->id();
-    EXPECT_TRUE(IsBlobId(id));
-    writer->Write(std::span(data).first(5));
-    writer->Write(std::span(data).subspan(5));
-    EXPECT_EQ(writer->Size(), data.size());
-    EXPECT_FALSE(store_->Stat(id)) << "visible before Commit";
-    const BlobInfo info = writer->Commit();
-
-    EXPECT_EQ(info.id, id);
-    EXPECT_EQ(info.size, data.size());
+    writer->Write(Bytes("hello, blob"));
+    EXPECT_EQ(CountEntries(dir_ / "tmp"), 1u);
+    writer->Commit();
     EXPECT_TRUE(fs::is_regular_file(dir_ / id.substr(0, 2) / id));
     EXPECT_EQ(CountEntries(dir_ / "tmp"), 0u);
-    EXPECT_EQ(store_->Stat(id), data.size());
-    auto reader = store_->Open(id);
-    EXPECT_EQ(reader->Size(), data.size());
-    EXPECT_EQ(ReadAll(*reader, 4), data);
-}
-
-TEST_F(FileBlobStoreTest, EmptyBlob) {
-    const BlobInfo info = Put({});
-    EXPECT_EQ(info.size, 0u);
-    EXPECT_EQ(info.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    EXPECT_EQ(store_->Stat(info.id), 0u);
-    std::array<std::byte, 8> buffer{};
-    EXPECT_EQ(store_->Open(info.id)->Read(buffer), 0u);
-}
-
-TEST_F(FileBlobStoreTest, Sha256MatchesKnownVectorAndIndependentHash) {
-    EXPECT_EQ(Put(Bytes("abc")).sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-
-    std::vector<std::byte> data(100'003);
-    Generator(7).Fill(data);
-    auto writer = store_->Create();
-    for (std::size_t offset = 0; offset < data.size(); offset += 4099) {
-        writer->Write(std::span(data).subspan(offset, std::min<std::size_t>(4099, data.size() - offset)));
-    }
-    EXPECT_EQ(writer->Commit().sha256, Sha256Hex(data));
-}
-
-TEST_F(FileBlobStoreTest, LargeBlobStreamsBothWays) {
-    constexpr std::size_t kChunk = 1 << 20;
-    constexpr std::size_t kChunks = 300;
-    std::vector<std::byte> chunk(kChunk);
-    Generator generator(42);
-    TestHasher expected;
-    auto writer = store_->Create();
-    for (std::size_t i = 0; i < kChunks; ++i) {
-        generator.Fill(chunk);
-        expected.Update(chunk);
-        writer->Write(chunk);
-    }
-    const BlobInfo info = writer->Commit();
-    const std::string expected_hex = expected.Hex();
-    EXPECT_EQ(info.size, kChunk * kChunks);
-    EXPECT_EQ(info.sha256, expected_hex);
-
-    auto reader = store_->Open(info.id);
-    EXPECT_EQ(reader->Size(), kChunk * kChunks);
-    std::vector<std::byte> buffer(999'983);  // a prime: reads straddle the writer's chunks
-    TestHasher actual;
-    std::uint64_t total = 0;
-    while (const std::size_t n = reader->Read(buffer)) {
-        actual.Update(std::span(buffer).first(n));
-        total += n;
-    }
-    EXPECT_EQ(total, kChunk * kChunks);
-    EXPECT_EQ(actual.Hex(), expected_hex);
-}
-
-TEST_F(FileBlobStoreTest, SeekAndPartialReads) {
-    std::vector<std::byte> data(1000);
-    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::byte>(i % 251);
-    const BlobInfo info = Put(data);
-    auto reader = store_->Open(info.id);
-    auto other = store_->Open(info.id);
-    std::array<std::byte, 10> buffer{};
-
-    reader->Seek(500);
-    ASSERT_EQ(reader->Read(buffer), 10u);
-    EXPECT_TRUE(std::equal(buffer.begin(), buffer.end(), data.begin() + 500));
-    ASSERT_EQ(reader->Read(std::span(buffer).first(3)), 3u);
-    EXPECT_TRUE(std::equal(buffer.begin(), buffer.begin() + 3, data.begin() + 510));
-
-    reader->Seek(995);
-    ASSERT_EQ(reader->Read(buffer), 5u);
-    EXPECT_TRUE(std::equal(buffer.begin(), buffer.begin() + 5, data.begin() + 995));
-    EXPECT_EQ(reader->Read(buffer), 0u);
-
-    reader->Seek(5000);
-    EXPECT_EQ(reader->Read(buffer), 0u);
-    reader->Seek(UINT64_MAX);
-    EXPECT_EQ(reader->Read(buffer), 0u);
-
-    ASSERT_EQ(other->Read(buffer), 10u) << "readers keep their own position";
-    EXPECT_TRUE(std::equal(buffer.begin(), buffer.end(), data.begin()));
-    reader->Seek(0);
-    EXPECT_EQ(ReadAll(*reader, 7), data);
-}
-
-TEST_F(FileBlobStoreTest, PatchChangesBytesAndCommittedHash) {
-    std::vector<std::byte> data(4096);
-    Generator(3).Fill(data);
-    const std::string unpatched_hash = Sha256Hex(data);
-    auto writer = store_->Create();
-    writer->Write(data);
-
-    std::vector<std::byte> expected = data;
-    const auto patch = [&](std::uint64_t offset, std::string_view text) {
-        const auto bytes = Bytes(text);
-        writer->Patch(offset, bytes);
-        std::copy(bytes.begin(), bytes.end(), expected.begin() + static_cast<std::ptrdiff_t>(offset));
-    };
-    patch(0, "HEAD");
-    patch(2000, "MIDDLE");
-    patch(4092, "TAIL");
-    EXPECT_EQ(writer->Size(), 4096u);
-    // Appending after a patch (the MP3 case: Xing header first, frames later).
-    const auto more = Bytes("more bytes after the patches");
-    writer->Write(more);
-    expected.insert(expected.end(), more.begin(), more.end());
-    patch(4096, "X");
-
-    const BlobInfo info = writer->Commit();
-    EXPECT_EQ(info.size, expected.size());
-    EXPECT_EQ(info.sha256, Sha256Hex(expected));
-    EXPECT_NE(info.sha256, unpatched_hash);
-    auto reader = store_->Open(info.id);
-    EXPECT_EQ(ReadAll(*reader, 1000), expected);
-}
-
-TEST_F(FileBlobStoreTest, PatchedHashIsRecomputedAcrossChunks) {
-    // Larger than the store's read-back chunk, and not a multiple of it.
-    std::vector<std::byte> data(600'001);
-    Generator(11).Fill(data);
-    auto writer = store_->Create();
-    writer->Write(data);
-    const auto patch = Bytes("ID3");
-    writer->Patch(300'000, patch);
-    std::copy(patch.begin(), patch.end(), data.begin() + 300'000);
-    EXPECT_EQ(writer->Commit().sha256, Sha256Hex(data));
-}
-
-TEST_F(FileBlobStoreTest, PatchOutOfRangeThrows) {
-    auto writer = store_->Create();
-    writer->Write(Bytes("0123456789"));
-    EXPECT_THROW(writer->Patch(8, Bytes("abc")), std::out_of_range);
-    EXPECT_THROW(writer->Patch(11, {}), std::out_of_range);
-    EXPECT_THROW(writer->Patch(UINT64_MAX, Bytes("a")), std::out_of_range);
-    EXPECT_THROW(writer->Patch(UINT64_MAX - 1, Bytes("ab")), std::out_of_range);
-    EXPECT_NO_THROW(writer->Patch(10, {}));
-    EXPECT_NO_THROW(writer->Patch(7, Bytes("abc")));
-    const BlobInfo info = writer->Commit();
-    EXPECT_EQ(info.sha256, Sha256Hex(Bytes("0123456abc")));
-}
-
-TEST_F(FileBlobStoreTest, WriterIsDoneAfterCommit) {
-    auto writer = store_->Create();
-    writer->Write(Bytes("x"));
-    const BlobInfo info = writer->Commit();
-    EXPECT_THROW(writer->Commit(), std::logic_error);
-    EXPECT_THROW(writer->Write(Bytes("y")), std::logic_error);
-    EXPECT_THROW(writer->Patch(0, Bytes("y")), std::logic_error);
-    writer.reset();
-    EXPECT_EQ(store_->Stat(info.id), 1u) << "destroying a committed writer keeps the blob";
 }
 
 TEST_F(FileBlobStoreTest, UncommittedWriterLeavesNothing) {
@@ -352,53 +176,6 @@ TEST_F(FileBlobStoreTest, InvalidIdsAreNotFound) {
     }
     EXPECT_TRUE(fs::exists(root_ / "passwd"));
     EXPECT_EQ(store_->Stat(info.id), 6u);
-}
-
-TEST_F(FileBlobStoreTest, RemoveThenGone) {
-    const BlobInfo info = Put(Bytes("bye"));
-    EXPECT_TRUE(store_->Remove(info.id));
-    EXPECT_FALSE(store_->Remove(info.id));
-    EXPECT_FALSE(store_->Stat(info.id));
-    EXPECT_THROW(store_->Open(info.id), BlobNotFound);
-}
-
-TEST_F(FileBlobStoreTest, ConcurrentWriters) {
-    constexpr int kThreads = 4;
-    constexpr std::size_t kChunk = std::size_t{64} * 1024;
-    constexpr int kChunks = 32;
-    std::vector<BlobInfo> infos(kThreads);
-    std::vector<std::string> expected(kThreads);
-    std::vector<std::thread> threads;
-    threads.reserve(kThreads);
-    for (int t = 0; t < kThreads; ++t) {
-        threads.emplace_back([&, t] {
-            try {
-                Generator generator(static_cast<std::uint64_t>(t) + 100);
-                std::vector<std::byte> chunk(kChunk);
-                TestHasher hasher;
-                auto writer = store_->Create();
-                for (int i = 0; i < kChunks; ++i) {
-                    generator.Fill(chunk);
-                    hasher.Update(chunk);
-                    writer->Write(chunk);
-                    std::this_thread::yield();
-                }
-                infos[t] = writer->Commit();
-                expected[t] = hasher.Hex();
-            } catch (const std::exception& e) {
-                ADD_FAILURE() << "thread " << t << ": " << e.what();
-            }
-        });
-    }
-    for (auto& thread : threads) thread.join();
-    for (int t = 0; t < kThreads; ++t) {
-        EXPECT_EQ(infos[t].sha256, expected[t]) << t;
-        ASSERT_TRUE(IsBlobId(infos[t].id));
-        EXPECT_EQ(store_->Stat(infos[t].id), kChunk * kChunks);
-        auto reader = store_->Open(infos[t].id);
-        EXPECT_EQ(Sha256Hex(ReadAll(*reader, 100'000)), expected[t]) << t;
-    }
-    EXPECT_EQ(CountEntries(dir_ / "tmp"), 0u);
 }
 
 TEST_F(FileBlobStoreTest, StartupRemovesOnlyStaleTemporaries) {
@@ -471,6 +248,59 @@ TEST(OpenBlobStore, RejectsUnknownUrls) {
     } catch (const std::invalid_argument& e) {
         EXPECT_NE(std::string(e.what()).find("'s3'"), std::string::npos) << e.what();
         EXPECT_EQ(std::string(e.what()).find("secret"), std::string::npos) << e.what();
+    }
+}
+
+// Without a server: what the PostgreSQL store says must never repeat the password.
+TEST(OpenBlobStore, PostgresUrlWithoutServerIsUnavailableAndKeepsThePassword) {
+    for (const std::string scheme : {"postgresql", "postgres"}) {
+        // Port 1: refused at once.
+        const std::string url = scheme + "://v2m:s3cr%2Ft@127.0.0.1:1/v2m?connect_timeout=2";
+        const auto start = std::chrono::steady_clock::now();
+        try {
+            OpenBlobStore(url);
+            ADD_FAILURE() << "no exception";
+        } catch (const BlobUnavailable& e) {
+            const std::string message = e.what();
+            EXPECT_NE(message.find("postgresql://v2m@127.0.0.1:1/v2m"), std::string::npos) << message;
+            EXPECT_EQ(message.find("s3cr"), std::string::npos) << message;
+        }
+        EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+    }
+}
+
+// A server that takes the connection and never says a word: the store gives
+// up after its default connect_timeout (5 s) instead of hanging.
+TEST(OpenBlobStore, SilentPostgresServerIsUnavailableWithinTheConnectTimeout) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(fd, 16), 0);  // the kernel completes handshakes; nobody accepts
+    socklen_t length = sizeof addr;
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length), 0);
+    const std::string url = "postgresql://v2m:pw@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/v2m";
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_THROW(OpenBlobStore(url), BlobUnavailable);
+    const auto took = std::chrono::steady_clock::now() - start;
+    ::close(fd);
+    EXPECT_GE(took, std::chrono::seconds(4)) << "did it wait for the server at all?";
+    EXPECT_LT(took, std::chrono::seconds(8));
+}
+
+TEST(OpenBlobStore, MalformedPostgresUrlIsInvalidAndKeepsThePassword) {
+    for (const std::string url :
+         {"postgresql://v2m:s3cret@[::1/v2m", "postgresql://v2m:s3cret@host/v2m?no_such_option=1",
+          "postgresql://127.0.0.1/v2m?password=s3cret&bogus=1",
+          "postgresql://v2m:s3cr%zzet@host/v2m?bogus=1"}) {
+        try {
+            PgBlobStore store(url);
+            ADD_FAILURE() << "no exception for " << url;
+        } catch (const std::invalid_argument& e) {
+            EXPECT_EQ(std::string(e.what()).find("s3cr"), std::string::npos) << e.what();
+        }
     }
 }
 
