@@ -84,6 +84,21 @@ token::Claims ClaimsFor(const store::User& user) {
     return c;
 }
 
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && StartsWithIgnoreCase(a, b);
+}
+
+// Every X-Forwarded-For header of the request, in order, as one list.
+std::string ForwardedFor(const Request& req) {
+    std::string chain;
+    for (const auto& [name, value] : req.headers) {
+        if (!EqualsIgnoreCase(name, "X-Forwarded-For")) continue;
+        if (!chain.empty()) chain += ',';
+        chain += value;
+    }
+    return chain;
+}
+
 std::int64_t Seconds(std::chrono::system_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
@@ -101,13 +116,14 @@ class AuthHandlers {
     // of wrong credentials.
     store::User SignIn(const Credentials& c, const Request& req) {
         const std::string account = domain::NormaliseEmail(c.email).value_or(c.email.substr(0, 254));
-        if (const long wait = d_.throttle.RetryAfter(account, req.remote_addr); wait > 0) {
+        const std::string address = d_.trusted_proxies.ClientAddress(req.remote_addr, ForwardedFor(req));
+        if (const long wait = d_.throttle.RetryAfter(account, address); wait > 0) {
             Count("throttled");
             throw Throttled(wait);
         }
         auto user = d_.users.Authenticate(c.email, c.password);
         if (!user) {
-            d_.throttle.RecordFailure(account, req.remote_addr);
+            d_.throttle.RecordFailure(account, address);
             Count("failure");
             throw ClientError(401, "invalid_credentials", "wrong email or password");
         }

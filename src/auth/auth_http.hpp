@@ -24,12 +24,17 @@ struct AuthHttpDeps {
     obs::Metrics& metrics;
     bool open_registration = false;
     std::chrono::seconds token_ttl{3600};
+    /// Whose X-Forwarded-For names the client that sign-in throttling counts
+    /// (the gateway's); nobody's by default.
+    TrustedProxies trusted_proxies;
 };
 
 /// The auth role's endpoints: `POST /login` (Basic → the JWT as text, the
 /// original's contract), `POST /v1/auth/token` (JSON), `POST /validate`
 /// (Bearer → the claims), `GET /.well-known/jwks.json`, `POST /v1/users`.
-/// `deps` must outlive the server.
+/// Failed sign-ins count against the client's address: the TCP peer's, or
+/// when that is a trusted proxy, the one its X-Forwarded-For names (see
+/// `TrustedProxies::ClientAddress`). `deps` must outlive the server.
 void AddAuthRoutes(http::Server& server, const AuthHttpDeps& deps);
 
 /// The token from an `Authorization: Bearer …` header, or empty.

@@ -112,6 +112,8 @@ std::string_view ToString(VerifyError error) {
             return "wrong_audience";
         case VerifyError::kInvalidClaims:
             return "invalid_claims";
+        case VerifyError::kKeysUnavailable:
+            return "keys_unavailable";
     }
     return "unknown";
 }

@@ -29,6 +29,9 @@ enum class VerifyError {
     kWrongIssuer,    ///< `iss` missing or not ours
     kWrongAudience,  ///< `aud` missing or not (containing) ours
     kInvalidClaims,  ///< `exp`, `sub` or `username` missing, or a claim of the wrong type
+    /// The token cannot be checked now: the issuer's keys could not be
+    /// fetched (`RemoteKeyVerifier` only; never from `TokenVerifier`).
+    kKeysUnavailable,
 };
 
 /// "malformed", "bad_algorithm", … — for logs and metrics labels.
