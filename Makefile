@@ -52,7 +52,7 @@ stack-down:
 
 test: build build-asan
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j$(JOBS)
-	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 900 -j$(JOBS) -L 'unit|engine|auth|queue'
+	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 900 -j$(JOBS) -L 'unit|engine|auth|queue|amqp|smtp'
 	$(MAKE) --no-print-directory format-check lint
 
 test-unit: build

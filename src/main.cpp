@@ -117,10 +117,13 @@ struct CommonFlags {
     void AddService(CLI::App* cmd) {
         Configure(cmd, "V2M_DB_POOL_SIZE", pool_size)->check(CLI::Range(1, 1000));
         Configure(cmd, "V2M_DB_WAIT", db_wait);
-        Configure(cmd, "V2M_ARGON2_CONCURRENCY", argon2_concurrency)->check(CLI::Range(1, 1024));
         Configure(cmd, "V2M_LOG_FORMAT", log_format)->check(CLI::IsMember({"", "json", "text"}));
         Configure(cmd, "V2M_LOG_LEVEL", log_level);
     }
+    void AddPasswordLimits(CLI::App* cmd) {
+        Configure(cmd, "V2M_ARGON2_CONCURRENCY", argon2_concurrency)->check(CLI::Range(1, 1024));
+    }
+    v2m::obs::LogSettings Log() const { return {log_format, log_level}; }
 
     // Throws std::invalid_argument with a message for the user.
     v2m::app::DatabaseConfig Database() const {
@@ -158,6 +161,7 @@ struct AuthFlags {
     v2m::app::AuthConfig config;
     std::string ttl;
     std::string login_window;
+    std::string trusted_proxies;
 
     void Add(CLI::App* cmd, bool in_all) {
         Configure(cmd, "V2M_HTTP_THREADS", config.http_threads)->check(CLI::Range(2, 10000));
@@ -172,6 +176,7 @@ struct AuthFlags {
         Configure(cmd, "V2M_LOGIN_MAX_FAILURES_PER_ADDRESS", config.throttle.max_failures_per_address)
             ->check(CLI::Range(1, 1000000));
         Configure(cmd, "V2M_LOGIN_WINDOW", login_window);
+        Configure(cmd, "V2M_TRUSTED_PROXIES", trusted_proxies);
     }
 
     // Throws std::invalid_argument with a message for the user.
@@ -180,52 +185,205 @@ struct AuthFlags {
         config.password = common.Passwords();
         config.token_ttl = DurationFlag("V2M_TOKEN_TTL", ttl);
         config.throttle.window = DurationFlag("V2M_LOGIN_WINDOW", login_window);
-        config.log = {common.log_format, common.log_level};
+        config.log = common.Log();
+        try {
+            config.trusted_proxies = v2m::auth::TrustedProxies::Parse(trusted_proxies);
+        } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument(std::string("V2M_TRUSTED_PROXIES: ") + e.what());
+        }
         return config;
     }
 };
 
-// `all`: the gateway's and the workers' settings on top of auth's.
-struct AllFlags {
-    v2m::app::AllConfig config;
-    AuthFlags auth;
+// Settings that return in several roles, as flag groups.
+std::string OrSecretFile(const std::string& value, const std::string& file) {
+    return value.empty() && !file.empty() ? v2m::app::ReadSecretFile(file) : value;
+}
+
+struct BlobFlags {
+    std::string url;
+    std::string url_file;
+    void Add(CLI::App* cmd) {
+        Configure(cmd, "V2M_BLOB_STORE", url);
+        Configure(cmd, "V2M_BLOB_STORE_FILE", url_file);
+    }
+    std::string Finish(const CommonFlags& common) const {
+        std::string u = OrSecretFile(url, url_file);
+        return u.empty() ? "file://" + (std::filesystem::path(common.data_dir) / "blobs").string() : u;
+    }
+};
+
+struct BrokerFlags {
+    v2m::app::BrokerConfig config;
+    v2m::app::QueueConfig queues;
+    std::string url_file;
+    std::string heartbeat;
+    void Add(CLI::App* cmd) {
+        Configure(cmd, "V2M_BROKER_URL", config.url);
+        Configure(cmd, "V2M_BROKER_URL_FILE", url_file);
+        Configure(cmd, "V2M_AMQP_HEARTBEAT", heartbeat);
+        Configure(cmd, "V2M_AMQP_DELIVERY_LIMIT", config.delivery_limit)->check(CLI::Range(1, 1000));
+        Configure(cmd, "V2M_QUEUE_VIDEO", queues.video);
+        Configure(cmd, "V2M_QUEUE_MP3", queues.mp3);
+    }
+    v2m::app::BrokerConfig Finish() {
+        config.url = OrSecretFile(config.url == "db" && !url_file.empty() ? "" : config.url, url_file);
+        config.heartbeat = DurationFlag("V2M_AMQP_HEARTBEAT", heartbeat);
+        if (config.url != "db" && !config.url.starts_with("amqp://") && !config.url.starts_with("amqps://"))
+            throw std::invalid_argument("V2M_BROKER_URL: must be db or amqp://user:pass@host:port/vhost");
+        return config;
+    }
+};
+
+struct ConversionFlags {
+    v2m::app::ConversionConfig config;
     std::string max_duration;
     std::string job_lease;
     std::string reaper_interval;
     int concurrency = 0;
-
     void Add(CLI::App* cmd) {
-        Configure(cmd, "V2M_BLOB_STORE", config.blob_store);
-        Configure(cmd, "V2M_BROKER_URL", config.broker)->check(CLI::IsMember({"db"}));
-        Configure(cmd, "V2M_SMTP_URL", config.smtp_url);
-        Configure(cmd, "V2M_MAIL_FROM", config.mail_from);
-        Configure(cmd, "V2M_PUBLIC_URL", config.public_url);
-        Configure(cmd, "V2M_MAX_UPLOAD_BYTES", config.max_upload_bytes)
-            ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50));
         Configure(cmd, "V2M_MAX_DURATION", max_duration);
         Configure(cmd, "V2M_CONCURRENCY", concurrency)->check(CLI::Range(0, 256));
         Configure(cmd, "V2M_JOB_LEASE", job_lease);
         Configure(cmd, "V2M_REAPER_INTERVAL", reaper_interval);
         Configure(cmd, "V2M_MAX_ATTEMPTS", config.max_attempts)->check(CLI::Range(1, 100));
-        Configure(cmd, "V2M_QUEUE_VIDEO", config.video_queue);
-        Configure(cmd, "V2M_QUEUE_MP3", config.mp3_queue);
+    }
+    v2m::app::ConversionConfig Finish() {
+        config.max_duration_s = static_cast<double>(DurationFlag("V2M_MAX_DURATION", max_duration).count());
+        config.job_lease = DurationFlag("V2M_JOB_LEASE", job_lease);
+        config.reaper_interval = DurationFlag("V2M_REAPER_INTERVAL", reaper_interval);
+        if (config.job_lease < std::chrono::seconds(2))
+            throw std::invalid_argument("V2M_JOB_LEASE: at least 2s (the lease is renewed every second)");
+        config.concurrency = Concurrency(concurrency);
+        return config;
+    }
+    static int Concurrency(int flag) {
+        return flag > 0 ? flag : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    }
+};
+
+struct MailFlags {
+    v2m::app::MailConfig config;
+    std::string url_file;
+    std::string timeout;
+    void Add(CLI::App* cmd) {
+        Configure(cmd, "V2M_SMTP_URL", config.smtp_url);
+        Configure(cmd, "V2M_SMTP_URL_FILE", url_file);
+        Configure(cmd, "V2M_SMTP_TIMEOUT", timeout);
+        Configure(cmd, "V2M_MAIL_FROM", config.mail_from);
+        Configure(cmd, "V2M_PUBLIC_URL", config.public_url);
+    }
+    v2m::app::MailConfig Finish(const CommonFlags& common) {
+        config.smtp_url = OrSecretFile(config.smtp_url, url_file);
+        if (config.smtp_url.empty())
+            config.smtp_url = "file://" + (std::filesystem::path(common.data_dir) / "mail").string();
+        config.smtp_timeout = DurationFlag("V2M_SMTP_TIMEOUT", timeout);
+        return config;
+    }
+};
+
+void AddUploadLimit(CLI::App* cmd, std::uint64_t& target) {
+    Configure(cmd, "V2M_MAX_UPLOAD_BYTES", target)
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50));
+}
+
+// `all`: the gateway's and the workers' settings on top of auth's.
+struct AllFlags {
+    v2m::app::AllConfig config;
+    AuthFlags auth;
+    BlobFlags blob;
+    BrokerFlags broker;
+    ConversionFlags conversion;
+    MailFlags mail;
+
+    void Add(CLI::App* cmd) {
+        blob.Add(cmd);
+        broker.Add(cmd);
+        mail.Add(cmd);
+        AddUploadLimit(cmd, config.max_upload_bytes);
+        conversion.Add(cmd);
     }
 
     v2m::app::AllConfig Finish(const CommonFlags& common) {
         config.auth = auth.Finish(common);
         config.auth.listen = config.listen;
         config.data_dir = common.data_dir;
-        const std::filesystem::path data(common.data_dir);
-        if (config.blob_store.empty()) config.blob_store = "file://" + (data / "blobs").string();
-        if (config.smtp_url.empty()) config.smtp_url = "file://" + (data / "mail").string();
-        config.max_duration_s = static_cast<double>(DurationFlag("V2M_MAX_DURATION", max_duration).count());
-        config.job_lease = DurationFlag("V2M_JOB_LEASE", job_lease);
-        config.reaper_interval = DurationFlag("V2M_REAPER_INTERVAL", reaper_interval);
-        if (config.job_lease < std::chrono::seconds(2))
-            throw std::invalid_argument("V2M_JOB_LEASE: at least 2s (the lease is renewed every second)");
-        config.concurrency = concurrency > 0
-                                 ? concurrency
-                                 : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+        config.blob_store = blob.Finish(common);
+        config.broker = broker.Finish();
+        config.queues = broker.queues;
+        config.mail = mail.Finish(common);
+        config.conversion = conversion.Finish();
+        return config;
+    }
+};
+
+struct GatewayFlags {
+    v2m::app::GatewayConfig config;
+    BlobFlags blob;
+    BrokerFlags broker;
+    std::string auth_timeout;
+    void Add(CLI::App* cmd) {
+        Configure(cmd, "V2M_LISTEN", config.listen)->default_val("127.0.0.1:8080");
+        Configure(cmd, "V2M_HTTP_THREADS", config.http_threads)->check(CLI::Range(2, 10000));
+        blob.Add(cmd);
+        broker.Add(cmd);
+        Configure(cmd, "V2M_AUTH_URL", config.auth_url);
+        Configure(cmd, "V2M_AUTH_TIMEOUT", auth_timeout);
+        Configure(cmd, "V2M_JWT_ISSUER", config.issuer);
+        Configure(cmd, "V2M_JWT_AUDIENCE", config.audience);
+        AddUploadLimit(cmd, config.max_upload_bytes);
+    }
+    v2m::app::GatewayConfig Finish(const CommonFlags& common) {
+        config.database = common.Database();
+        config.blob_store = blob.Finish(common);
+        config.broker = broker.Finish();
+        config.queues = broker.queues;
+        config.auth_timeout = DurationFlag("V2M_AUTH_TIMEOUT", auth_timeout);
+        config.log = common.Log();
+        return config;
+    }
+};
+
+struct ConverterFlags {
+    v2m::app::ConverterConfig config;
+    BlobFlags blob;
+    BrokerFlags broker;
+    ConversionFlags conversion;
+    void Add(CLI::App* cmd) {
+        Configure(cmd, "V2M_ADMIN_LISTEN", config.admin_listen)->default_val("127.0.0.1:9091");
+        blob.Add(cmd);
+        broker.Add(cmd);
+        conversion.Add(cmd);
+    }
+    v2m::app::ConverterConfig Finish(const CommonFlags& common) {
+        config.database = common.Database();
+        config.blob_store = blob.Finish(common);
+        config.broker = broker.Finish();
+        config.queues = broker.queues;
+        config.conversion = conversion.Finish();
+        config.log = common.Log();
+        return config;
+    }
+};
+
+struct NotifierFlags {
+    v2m::app::NotifierConfig config;
+    BrokerFlags broker;
+    MailFlags mail;
+    int concurrency = 0;
+    void Add(CLI::App* cmd) {
+        Configure(cmd, "V2M_ADMIN_LISTEN", config.admin_listen)->default_val("127.0.0.1:9092");
+        broker.Add(cmd);
+        mail.Add(cmd);
+        Configure(cmd, "V2M_CONCURRENCY", concurrency)->check(CLI::Range(0, 256));
+    }
+    v2m::app::NotifierConfig Finish(const CommonFlags& common) {
+        config.database = common.Database();
+        config.broker = broker.Finish();
+        config.queues = broker.queues;
+        config.mail = mail.Finish(common);
+        config.concurrency = ConversionFlags::Concurrency(concurrency);
+        config.log = common.Log();
         return config;
     }
 };
@@ -279,6 +437,7 @@ int main(int argc, char** argv) {
     common.AddDatabase(auth);
     common.AddPasswords(auth);
     common.AddService(auth);
+    common.AddPasswordLimits(auth);
     Configure(auth, "V2M_LISTEN", auth_flags.config.listen)->default_val("127.0.0.1:8081");
     auth_flags.Add(auth, false);
 
@@ -288,9 +447,29 @@ int main(int argc, char** argv) {
     common.AddDatabase(all);
     common.AddPasswords(all);
     common.AddService(all);
+    common.AddPasswordLimits(all);
     Configure(all, "V2M_LISTEN", all_flags.config.listen)->default_val("127.0.0.1:8080");
     all_flags.auth.Add(all, true);
     all_flags.Add(all);
+
+    // the other roles, each its own process (the microservice mode)
+    GatewayFlags gateway_flags;
+    auto* gateway = app.add_subcommand(
+        "gateway", "Run the public API: uploads, jobs, downloads; sign-in forwarded to auth (port 8080)");
+    common.AddDatabase(gateway);
+    common.AddService(gateway);
+    gateway_flags.Add(gateway);
+    ConverterFlags converter_flags;
+    auto* converter = app.add_subcommand("converter", "Run a converter: videos from the queue to MP3s");
+    common.AddDatabase(converter);
+    common.AddService(converter);
+    converter_flags.Add(converter);
+    NotifierFlags notifier_flags;
+    auto* notifier =
+        app.add_subcommand("notifier", "Run a notifier: an email when an MP3 is ready or failed");
+    common.AddDatabase(notifier);
+    common.AddService(notifier);
+    notifier_flags.Add(notifier);
 
     // user administration
     auto* user = app.add_subcommand("user", "Manage users on the database V2M_DATABASE_URL names");
@@ -357,6 +536,10 @@ int main(int argc, char** argv) {
         if (all->parsed()) {
             return v2m::app::RunAll(all_flags.Finish(common), stop.get_token());
         }
+        if (gateway->parsed()) return v2m::app::RunGateway(gateway_flags.Finish(common), stop.get_token());
+        if (converter->parsed())
+            return v2m::app::RunConverter(converter_flags.Finish(common), stop.get_token());
+        if (notifier->parsed()) return v2m::app::RunNotifier(notifier_flags.Finish(common), stop.get_token());
         if (migrate->parsed()) return v2m::app::RunMigrate(common.Database());
         if (user->parsed()) {
             const v2m::app::AdminConfig admin{common.Database(), common.Passwords()};

@@ -8,15 +8,14 @@
 #include <thread>
 
 #include "app/roles.hpp"
+#include "app/service_parts.hpp"
 #include "blob/blob_store.hpp"
-#include "broker/db/db_broker.hpp"
 #include "gateway/gateway_http.hpp"
 #include "http/health.hpp"
 #include "http/server.hpp"
 #include "mail/mailer.hpp"
 #include "obs/metrics.hpp"
 #include "store/soci_store.hpp"
-#include "util/random_id.hpp"
 #include "workers/converter.hpp"
 #include "workers/notifier.hpp"
 
@@ -37,46 +36,34 @@ token::SigningKey LoadOrCreateKey(const AllConfig& config) {
     return token::SigningKey::FromPemFile(path);
 }
 
-std::string WorkerId(const char* role) {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    // Leases hold it in a VARCHAR(64): the host name is cut to fit.
-    return std::string(role) + "@" + std::string(host).substr(0, 32) + ":" + std::to_string(getpid()) + ":" +
-           util::RandomId().substr(0, 8);
-}
-
 }  // namespace
 
 int RunAll(const AllConfig& config, const std::stop_token& stop) {
-    try {
-        obs::InitLogging(config.auth.log);
-    } catch (const std::exception& e) {
-        std::cerr << "video2mp3: error: " << e.what() << '\n';
-        return 2;
-    }
+    obs::InitLogging(config.auth.log);  // a bad setting throws: main reports it, exit 2
     std::unique_ptr<store::SociStore> db;
     std::optional<token::SigningKey> key;
     std::unique_ptr<blob::BlobStore> blobs;
     std::unique_ptr<mail::Mailer> mailer;
     std::pair<std::string, int> listen;
+    obs::Metrics metrics;
+    std::unique_ptr<Messaging> messaging;
     try {
         std::filesystem::create_directories(config.data_dir);
         listen = http::ParseListenAddress(config.listen);
-        if (config.broker != "db") {
-            throw std::invalid_argument("V2M_BROKER_URL: only 'db' is supported by this version");
-        }
         key.emplace(LoadOrCreateKey(config));
-        blobs = blob::OpenBlobStore(config.blob_store);
-        mailer = mail::OpenMailer(config.smtp_url);
+        mailer = mail::OpenMailer(config.mail.smtp_url, {.timeout = config.mail.smtp_timeout});
         db = OpenDatabase(config.auth.database, stop);
+        blobs = OpenBlobStoreWaiting(config.blob_store, config.auth.database.wait, stop);
+        messaging =
+            std::make_unique<Messaging>(config.broker, *db, metrics, WorkerId("all"),
+                                        std::vector<std::string>{config.queues.video, config.queues.mp3});
     } catch (const std::exception& e) {
         std::cerr << "video2mp3: error: " << e.what() << '\n';
         return stop.stop_requested() ? 0 : 2;
     }
 
-    obs::Metrics metrics;
     const AuthParts auth(config.auth, *db, *key, metrics);
-    broker::DbBroker broker(*db, {.consumer_id = WorkerId("all")}, NowMs);
+    broker::Broker& broker = messaging->broker();
 
     http::Server server({.host = listen.first,
                          .port = listen.second,
@@ -86,27 +73,16 @@ int RunAll(const AllConfig& config, const std::stop_token& stop) {
                          .read_timeout_s = 60,
                          .write_timeout_s = 60},
                         metrics);
-    http::AddHealthRoutes(server, metrics, [&db, &blobs]() -> std::optional<std::string> {
-        try {
-            db->Ping();
-        } catch (const std::exception& e) {
-            return std::string("database unreachable: ") + e.what();
-        }
-        try {
-            blobs->Ping();
-        } catch (const std::exception& e) {
-            return std::string("blob store unusable: ") + e.what();
-        }
-        return std::nullopt;
-    });
+    http::AddHealthRoutes(server, metrics, ReadyWhen(db.get(), blobs.get(), &broker));
     auth::AddAuthRoutes(server, auth.deps);
-    const gateway::GatewayDeps gateway_deps{.jobs = *db,
-                                            .blobs = *blobs,
-                                            .broker = broker,
-                                            .verifier = auth.verifier,
-                                            .now_ms = NowMs,
-                                            .video_queue = config.video_queue,
-                                            .openapi_yaml = gateway::OpenApiYaml()};
+    const gateway::GatewayDeps gateway_deps{
+        .jobs = *db,
+        .blobs = *blobs,
+        .broker = broker,
+        .verify = [&auth](std::string_view t) { return auth.verifier.Verify(t); },
+        .now_ms = NowMs,
+        .video_queue = config.queues.video,
+        .openapi_yaml = gateway::OpenApiYaml()};
     gateway::AddGatewayRoutes(server, gateway_deps);
     try {
         server.Bind();
@@ -116,24 +92,13 @@ int RunAll(const AllConfig& config, const std::stop_token& stop) {
     }
 
     workers::Converter converter(*db, *blobs, broker, metrics,
-                                 {.worker_id = WorkerId("converter"),
-                                  .concurrency = config.concurrency,
-                                  .video_queue = config.video_queue,
-                                  .mp3_queue = config.mp3_queue,
-                                  .lease = config.job_lease,
-                                  .reap_every = config.reaper_interval,
-                                  .retry = {.max_attempts = config.max_attempts},
-                                  .max_duration_s = config.max_duration_s},
-                                 NowMs);
+                                 ConverterSettingsFor(config.conversion, config.queues), NowMs);
     workers::Notifier notifier(*db, *mailer, broker, metrics,
-                               {.worker_id = WorkerId("notifier"),
-                                .mp3_queue = config.mp3_queue,
-                                .public_url = config.public_url,
-                                .mail_from = config.mail_from},
-                               NowMs);
+                               NotifierSettingsFor(config.mail, config.queues, 2), NowMs);
     spdlog::info("video2mp3 all listening on http://{}:{} (database {}, {} conversions at once)",
-                 listen.first, server.port(), db->redacted_url(), config.concurrency);
+                 listen.first, server.port(), db->redacted_url(), config.conversion.concurrency);
     std::thread serving([&server] { server.Serve(); });
+    messaging->Start();
     std::jthread converting([&converter, &stop] { converter.Run(stop); });
     std::jthread notifying([&notifier, &stop] { notifier.Run(stop); });
     WaitForStop(stop);
@@ -142,6 +107,7 @@ int RunAll(const AllConfig& config, const std::stop_token& stop) {
     serving.join();
     converting.join();
     notifying.join();
+    messaging->Stop();
     spdlog::info("stopped");
     return 0;
 }

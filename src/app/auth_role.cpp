@@ -60,7 +60,15 @@ AuthParts::AuthParts(const AuthConfig& config, store::UserStore& user_store, con
       issuer(key, {config.issuer, config.audience, config.token_ttl}),
       jwks(OneKey(key)),
       verifier(jwks, {config.issuer, config.audience}),
-      deps{users, throttle, issuer, verifier, jwks, metrics, config.open_registration, config.token_ttl} {}
+      deps{users,
+           throttle,
+           issuer,
+           verifier,
+           jwks,
+           metrics,
+           config.open_registration,
+           config.token_ttl,
+           config.trusted_proxies} {}
 
 token::JwkSet AuthParts::OneKey(const token::SigningKey& key) {
     token::JwkSet set;
@@ -69,12 +77,7 @@ token::JwkSet AuthParts::OneKey(const token::SigningKey& key) {
 }
 
 int RunAuth(const AuthConfig& config, const std::stop_token& stop) {
-    try {
-        obs::InitLogging(config.log);
-    } catch (const std::exception& e) {
-        std::cerr << "video2mp3: error: " << e.what() << '\n';
-        return 2;
-    }
+    obs::InitLogging(config.log);  // a bad setting throws: main reports it, exit 2
     if (config.key_file.empty()) {
         std::cerr << "video2mp3: error: auth needs V2M_JWT_PRIVATE_KEY_FILE (make one with: video2mp3 keygen "
                      "FILE)\n";

@@ -73,9 +73,8 @@ constexpr Variable kVariables[] = {
      "gateway"},
     {"V2M_AUTH_TIMEOUT", "10s", "how long the gateway waits for auth", "gateway"},
     {"V2M_TRUSTED_PROXIES", "127.0.0.1/8,::1/128",
-     "addresses (CIDR) whose X-Forwarded-For is believed: the gateway's, so that sign-in "
-     "throttling sees "
-     "the real client",
+     "addresses (CIDR, comma-separated; none: nobody) whose X-Forwarded-For is believed: the "
+     "gateway's, so that sign-in throttling sees the real client",
      "auth, all"},
     {"V2M_ADMIN_LISTEN", "",
      "health and metrics address of a worker; default converter 127.0.0.1:9091, notifier "

@@ -44,6 +44,8 @@ struct AuthConfig {
     auth::PasswordSettings password;
     auth::ThrottleSettings throttle;
     obs::LogSettings log;
+    /// V2M_TRUSTED_PROXIES: whose X-Forwarded-For names the client (the gateway's).
+    auth::TrustedProxies trusted_proxies = auth::TrustedProxies::Loopback();
 };
 
 /// The auth service's parts, built once from its configuration; served by
@@ -69,23 +71,88 @@ std::int64_t NowMs();
 /// `video2mp3 auth`: serves until `stop`; returns the exit status.
 int RunAuth(const AuthConfig& config, const std::stop_token& stop);
 
+/// V2M_BROKER_URL and the AMQP settings.
+struct BrokerConfig {
+    std::string url = "db";
+    std::chrono::seconds heartbeat{30};
+    int delivery_limit = 5;
+};
+
+/// What the converter needs besides its backends (in `converter` and `all`).
+struct ConversionConfig {
+    int concurrency = 2;
+    std::chrono::milliseconds job_lease{30'000};
+    std::chrono::milliseconds reaper_interval{5'000};
+    int max_attempts = 5;
+    double max_duration_s = 6 * 3600;
+};
+
+/// What the notifier needs besides its backends (in `notifier` and `all`).
+struct MailConfig {
+    std::string smtp_url;  ///< V2M_SMTP_URL, already defaulted
+    std::chrono::seconds smtp_timeout{30};
+    std::string mail_from = "video2mp3@localhost";
+    std::string public_url = "http://127.0.0.1:8080";
+};
+
+struct QueueConfig {
+    std::string video = "video";
+    std::string mp3 = "mp3";
+};
+
+/// `video2mp3 gateway`: the public API; sign-in forwarded to auth, tokens
+/// checked with auth's published keys.
+struct GatewayConfig {
+    std::string listen = "127.0.0.1:8080";
+    int http_threads = 32;
+    DatabaseConfig database;
+    std::string blob_store;
+    BrokerConfig broker;
+    QueueConfig queues;
+    std::string auth_url = "http://127.0.0.1:8081";
+    std::chrono::milliseconds auth_timeout{10'000};
+    std::string issuer = "video2mp3";
+    std::string audience = "video2mp3";
+    std::uint64_t max_upload_bytes = std::uint64_t{2} << 30;
+    obs::LogSettings log;
+};
+
+/// `video2mp3 converter` (health and metrics on `admin_listen`).
+struct ConverterConfig {
+    std::string admin_listen = "127.0.0.1:9091";
+    DatabaseConfig database;
+    std::string blob_store;
+    BrokerConfig broker;
+    QueueConfig queues;
+    ConversionConfig conversion;
+    obs::LogSettings log;
+};
+
+/// `video2mp3 notifier` (health and metrics on `admin_listen`).
+struct NotifierConfig {
+    std::string admin_listen = "127.0.0.1:9092";
+    DatabaseConfig database;
+    BrokerConfig broker;
+    QueueConfig queues;
+    MailConfig mail;
+    int concurrency = 2;
+    obs::LogSettings log;
+};
+
+int RunGateway(const GatewayConfig& config, const std::stop_token& stop);
+int RunConverter(const ConverterConfig& config, const std::stop_token& stop);
+int RunNotifier(const NotifierConfig& config, const std::stop_token& stop);
+
 struct AllConfig {
     std::string listen = "127.0.0.1:8080";
     std::string data_dir = "./data";
     AuthConfig auth;         ///< its listen address is unused: auth answers on `listen`
     std::string blob_store;  ///< V2M_BLOB_STORE, already defaulted
-    std::string broker = "db";
-    std::string smtp_url;  ///< V2M_SMTP_URL, already defaulted
-    std::string mail_from = "video2mp3@localhost";
-    std::string public_url = "http://127.0.0.1:8080";
+    BrokerConfig broker;
+    QueueConfig queues;
+    MailConfig mail;
+    ConversionConfig conversion;
     std::uint64_t max_upload_bytes = std::uint64_t{2} << 30;
-    double max_duration_s = 6 * 3600;
-    int concurrency = 2;
-    std::chrono::milliseconds job_lease{30'000};
-    std::chrono::milliseconds reaper_interval{5'000};
-    int max_attempts = 5;
-    std::string video_queue = "video";
-    std::string mp3_queue = "mp3";
 };
 
 /// `video2mp3 all`: gateway, auth, converter and notifier in one process on

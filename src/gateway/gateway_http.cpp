@@ -1,5 +1,7 @@
 #include "gateway/gateway_http.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <charconv>
 #include <exception>
@@ -15,6 +17,7 @@
 #include "domain/message.hpp"
 #include "http/content_disposition.hpp"
 #include "http/range.hpp"
+#include "obs/log.hpp"
 #include "util/random_id.hpp"
 
 namespace v2m::gateway {
@@ -68,15 +71,24 @@ ClientError InvalidToken(const std::string& message) {
         .WithHeader("WWW-Authenticate", "Bearer realm=\"video2mp3\", error=\"invalid_token\"");
 }
 
-Caller Authenticate(const Request& req, const token::TokenVerifier& verifier) {
+Caller Authenticate(const Request& req, const GatewayDeps::VerifyFn& verify) {
     const std::string_view header = req.Header("Authorization");
     const std::string_view token = auth::BearerToken(header);
     if (token.empty()) {
         throw MissingToken();
     }
-    const token::VerifyResult result = verifier.Verify(token);
+    const token::VerifyResult result = verify(token);
     if (!result) {
-        if (result.GetFailure().reason == token::VerifyError::kExpired)
+        const token::VerifyError reason = result.GetFailure().reason;
+        // The token may be fine: "sign in again" would be wrong (and signing
+        // in needs auth too).
+        if (reason == token::VerifyError::kKeysUnavailable) {
+            throw ClientError(503, "auth_unavailable",
+                              "tokens cannot be checked right now: the sign-in service is unavailable; try "
+                              "again shortly")
+                .WithRetryAfter(5);
+        }
+        if (reason == token::VerifyError::kExpired)
             throw InvalidToken("the token has expired: sign in again");
         throw InvalidToken("the token is not valid: sign in again");
     }
@@ -176,7 +188,7 @@ class Handlers {
 
     // Before the body: who, and with which options (400/401 without reading it).
     std::optional<Response> Precheck(const Request& req, bool raw_needs_filename) const {
-        Authenticate(req, d_.verifier);
+        Authenticate(req, d_.verify);
         OptionsFromQuery(req);
         const std::string_view type = req.Header("Content-Type");
         const bool multipart = type.substr(0, 19) == "multipart/form-data";
@@ -194,7 +206,7 @@ class Handlers {
     }
 
     Response Upload(const Request& req, http::BodyReader& body) const {
-        const Caller caller = Authenticate(req, d_.verifier);
+        const Caller caller = Authenticate(req, d_.verify);
         domain::ConvertOptions options = OptionsFromQuery(req);
         std::unique_ptr<blob::BlobWriter> writer;
         std::string filename;
@@ -307,6 +319,10 @@ class Handlers {
             throw;
         }
         d_.broker.Nudge();
+        {
+            const obs::ScopedTrace trace(job.trace_id, job.id);
+            spdlog::info("gateway: job accepted: {} bytes of video for user {}", info.size, caller.id);
+        }
         Response r = Response::Json(202, JobJson(job));
         r.headers.emplace_back("Location", "/v1/jobs/" + job.id);
         return r;
@@ -320,12 +336,12 @@ class Handlers {
     }
 
     Response GetJob(const Request& req) const {
-        const Caller caller = Authenticate(req, d_.verifier);
+        const Caller caller = Authenticate(req, d_.verify);
         return Response::Json(200, JobJson(OwnedJob(caller, d_.jobs.FindJob(req.path_params.at(0)))));
     }
 
     Response ListJobs(const Request& req) const {
-        const Caller caller = Authenticate(req, d_.verifier);
+        const Caller caller = Authenticate(req, d_.verify);
         int limit = 20;
         if (auto text = req.Query("limit")) {
             auto value = StrictInt(*text);
@@ -363,7 +379,7 @@ class Handlers {
     }
 
     Response DeleteJob(const Request& req) const {
-        const Caller caller = Authenticate(req, d_.verifier);
+        const Caller caller = Authenticate(req, d_.verify);
         const domain::Job job = OwnedJob(caller, d_.jobs.FindJob(req.path_params.at(0)));
         const auto deleted = d_.jobs.DeleteJob(job.id);
         if (!deleted) throw ClientError(404, "not_found", "no such job");
@@ -382,7 +398,7 @@ class Handlers {
     }
 
     Response JobAudio(const Request& req) const {
-        const Caller caller = Authenticate(req, d_.verifier);
+        const Caller caller = Authenticate(req, d_.verify);
         const domain::Job job = OwnedJob(caller, d_.jobs.FindJob(req.path_params.at(0)));
         if (job.state != domain::JobState::kDone) {
             throw ClientError(409, "not_ready",
@@ -392,7 +408,7 @@ class Handlers {
     }
 
     Response Download(const Request& req) const {
-        const Caller caller = Authenticate(req, d_.verifier);
+        const Caller caller = Authenticate(req, d_.verify);
         const auto fid = req.Query("fid");
         if (!fid || fid->empty())
             throw ClientError(400, "bad_request", "say which file: /download?fid=<mp3_fid>");

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "blob/blob_store.hpp"
 #include "broker/broker.hpp"
@@ -13,10 +14,16 @@
 namespace v2m::gateway {
 
 struct GatewayDeps {
+    using VerifyFn = std::function<token::VerifyResult(std::string_view token)>;
+
     store::JobStore& jobs;
     blob::BlobStore& blobs;
     broker::Broker& broker;
-    const token::TokenVerifier& verifier;
+    /// Checks a bearer token: `TokenVerifier::Verify` in `all`,
+    /// `RemoteKeyVerifier::Verify` (auth's published keys) in `gateway`. A
+    /// `VerifyError::kKeysUnavailable` refusal is answered 503
+    /// `auth_unavailable`, any other 401. Called from many threads at once.
+    VerifyFn verify;
     std::function<std::int64_t()> now_ms;
     std::string video_queue = "video";
     std::string openapi_yaml;  ///< served at /openapi.yaml

@@ -130,7 +130,11 @@ class GatewayTest : public ::testing::Test {
           deps_{.jobs = jobs_,
                 .blobs = blobs_,
                 .broker = broker_,
-                .verifier = verifier_,
+                .verify = [this](std::string_view token) -> token::VerifyResult {
+                    if (keys_unavailable_)
+                        return token::VerifyFailure{token::VerifyError::kKeysUnavailable, "auth is down"};
+                    return verifier_.Verify(token);
+                },
                 .now_ms = [this] { return now_.load(); }},
           server_({.port = 0, .threads = 4, .max_upload_bytes = kMaxUpload}, metrics_) {
         AddGatewayRoutes(server_, deps_);
@@ -209,6 +213,7 @@ class GatewayTest : public ::testing::Test {
     token::SigningKey key_;
     token::TokenIssuer issuer_;
     token::TokenVerifier verifier_;
+    std::atomic<bool> keys_unavailable_{false};  ///< as a RemoteKeyVerifier that never reached auth
     std::atomic<std::int64_t> now_{kNow};
     GatewayDeps deps_;
     obs::Metrics metrics_;
@@ -531,6 +536,34 @@ TEST_F(GatewayTest, AnExpiredTokenIs401) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401);
     EXPECT_EQ(blobs_.writers_created(), 0);
+}
+
+// A gateway whose keys could not be fetched from auth cannot tell a good
+// token from a bad one: 503, not 401 (which would send clients to sign in
+// again, through the same unavailable auth). Before the body, too.
+TEST_F(GatewayTest, TokensThatCannotBeCheckedAre503AuthUnavailable) {
+    keys_unavailable_ = true;
+    auto r = client().Get("/v1/jobs", Alice());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_EQ(ErrorCodeOf(r), "auth_unavailable");
+    EXPECT_EQ(r->get_header_value("Retry-After"), "5");
+    httplib::Headers expect = Alice();
+    expect.emplace("Expect", "100-continue");
+    r = client().Post("/upload", expect, Items{File("file", Payload(1000))});
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    EXPECT_EQ(r->status, 503);
+    EXPECT_EQ(ErrorCodeOf(r), "auth_unavailable");
+    // No token at all is still the client's mistake.
+    r = client().Get("/v1/jobs");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    EXPECT_EQ(blobs_.writers_created(), 0);
+
+    keys_unavailable_ = false;
+    r = client().Get("/v1/jobs", Alice());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
 }
 
 // --- file names ---

@@ -12,6 +12,7 @@
 
 #include "domain/message.hpp"
 #include "engine/transcoder.hpp"
+#include "obs/log.hpp"
 #include "obs/metrics.hpp"
 #include "workers/blob_io.hpp"
 
@@ -92,8 +93,16 @@ struct Converter::Impl {
             broker.Reject(delivery);
             return;
         }
+        const obs::ScopedTrace trace(message->trace_id, message->job_id);
         const std::int64_t now = now_ms();
         auto job = jobs.ClaimJob(message->job_id, settings.worker_id, now, now + settings.lease.count());
+        if (!job && !jobs.FindJob(message->job_id)) {
+            // Never was, or deleted since: nothing will ever handle it.
+            spdlog::warn("converter: a message on {} names job {}, which does not exist: dead-lettered",
+                         delivery.queue, message->job_id);
+            broker.Reject(delivery);
+            return;
+        }
         // Acknowledged at once: the job row holds the truth from here on.
         broker.Ack(delivery);
         if (!job) {
@@ -126,7 +135,7 @@ struct Converter::Impl {
                 spdlog::warn("converter: job {}: cannot renew the lease: {}", job.id, e.what());
             }
         };
-        spdlog::info("converter: job {} ({}) started, attempt {}", job.id, job.trace_id, job.attempts);
+        spdlog::info("converter: job {} started, attempt {}", job.id, job.attempts);
         try {
             auto reader = blobs.Open(job.video_fid);
             auto writer = blobs.Create();
@@ -162,8 +171,8 @@ struct Converter::Impl {
             }
             Count("done");
             broker.Nudge();
-            spdlog::info("converter: job {} ({}) done: {:.1f} s of audio, {} bytes", job.id, job.trace_id,
-                         result.duration_s, info.size);
+            spdlog::info("converter: job {} done: {:.1f} s of audio, {} bytes", job.id, result.duration_s,
+                         info.size);
         } catch (const engine::ConversionError& e) {
             if (e.code() == domain::ErrorCode::kCancelled) {
                 if (lease_lost) {
@@ -201,7 +210,7 @@ struct Converter::Impl {
             if (jobs.FailJob(guard, code, reason, now, Mp3Message(job, "failed", now))) {
                 Count("failed");
                 broker.Nudge();
-                spdlog::info("converter: job {} ({}) failed: {}: {}", job.id, job.trace_id, code, reason);
+                spdlog::info("converter: job {} failed: {}: {}", job.id, code, reason);
             }
         } catch (const std::exception& e) {
             spdlog::warn("converter: job {}: cannot record the failure (the reaper will retry): {}", job.id,
@@ -220,8 +229,7 @@ struct Converter::Impl {
         try {
             if (jobs.RequeueJob(guard, code, reason, now, VideoMessage(job, now, due))) {
                 Count("retried");
-                spdlog::warn("converter: job {} ({}) will be retried in {} ms: {}", job.id, job.trace_id,
-                             due - now, reason);
+                spdlog::warn("converter: job {} will be retried in {} ms: {}", job.id, due - now, reason);
             }
         } catch (const std::exception& e) {
             spdlog::warn("converter: job {}: cannot requeue (the reaper will): {}", job.id, e.what());
@@ -247,23 +255,24 @@ struct Converter::Impl {
         const std::int64_t now = now_ms();
         int moved = 0;
         for (const domain::Job& job : jobs.ExpiredJobs(now, 100)) {
+            const obs::ScopedTrace trace(job.trace_id, job.id);
             const store::LeaseGuard guard{job.id, job.lease_owner, now};
             if (domain::MayRetry(settings.retry, job.attempts)) {
                 if (jobs.RequeueJob(guard, "interrupted", "the converter stopped while converting", now,
                                     VideoMessage(job, now, now))) {
                     ++moved;
-                    spdlog::warn("reaper: job {} ({}) had an expired lease: requeued", job.id, job.trace_id);
+                    spdlog::warn("reaper: job {} had an expired lease: requeued", job.id);
                 }
             } else if (jobs.FailJob(guard, "internal",
                                     "the conversion was interrupted " + std::to_string(job.attempts) +
                                         " times; giving up",
                                     now, Mp3Message(job, "failed", now))) {
                 ++moved;
-                spdlog::error("reaper: job {} ({}) failed after {} interrupted attempts", job.id,
-                              job.trace_id, job.attempts);
+                spdlog::error("reaper: job {} failed after {} interrupted attempts", job.id, job.attempts);
             }
         }
         for (const domain::Job& job : jobs.ExpiredNotifications(now, 100)) {
+            const obs::ScopedTrace trace(job.trace_id, job.id);
             const store::LeaseGuard guard{job.id, job.notify_lease_owner, now};
             if (jobs.RetryNotification(
                     guard, Mp3Message(job, job.state == domain::JobState::kDone ? "done" : "failed", now))) {

@@ -11,6 +11,7 @@
 #include "domain/message.hpp"
 #include "mail/job_mail.hpp"
 #include "mail/message.hpp"
+#include "obs/log.hpp"
 #include "obs/metrics.hpp"
 
 namespace v2m::workers {
@@ -80,11 +81,18 @@ struct Notifier::Impl {
             broker.Reject(delivery);
             return;
         }
+        const obs::ScopedTrace trace(message->trace_id, message->job_id);
         const std::int64_t now = now_ms();
         auto job =
             jobs.ClaimNotification(message->job_id, settings.worker_id, now, now + settings.lease.count());
+        if (!job && !jobs.FindJob(message->job_id)) {
+            spdlog::warn("notifier: a message on {} names job {}, which does not exist: dead-lettered",
+                         delivery.queue, message->job_id);
+            broker.Reject(delivery);
+            return;
+        }
         broker.Ack(delivery);
-        if (!job) return;  // sent already, being sent, or the job is gone
+        if (!job) return;  // sent already, or being sent
         const store::LeaseGuard guard{job->id, settings.worker_id, 0};
         const mail::Message mail = Compose(*job);
         try {
@@ -103,13 +111,13 @@ struct Notifier::Impl {
         }
         jobs.FinishNotification(guard, true, now_ms());
         Count("sent");
-        spdlog::info("notifier: job {} ({}) email sent to its owner", job->id, job->trace_id);
+        spdlog::info("notifier: job {} email sent to its owner", job->id);
     }
 
     void GiveUp(const domain::Job& job, const store::LeaseGuard& guard, const std::string& why) {
         jobs.FinishNotification(guard, false, now_ms());
         Count("gave_up");
-        spdlog::error("notifier: job {} ({}): the email cannot be sent: {}", job.id, job.trace_id, why);
+        spdlog::error("notifier: job {}: the email cannot be sent: {}", job.id, why);
     }
 
     void Retry(const domain::Job& job, const store::LeaseGuard& guard, const std::string& why) {
@@ -127,8 +135,7 @@ struct Notifier::Impl {
                                .event = job.state == domain::JobState::kDone ? "done" : "failed"};
         if (jobs.RetryNotification(guard, store::MakeOutboxMessage(settings.mp3_queue, m, now, due))) {
             Count("retried");
-            spdlog::warn("notifier: job {} ({}): the mailer failed, retry in {} ms: {}", job.id, job.trace_id,
-                         due - now, why);
+            spdlog::warn("notifier: job {}: the mailer failed, retry in {} ms: {}", job.id, due - now, why);
         }
     }
 };

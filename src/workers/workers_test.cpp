@@ -363,6 +363,18 @@ TEST_F(ConverterTest, AMessageNamingNoJobIsRejected) {
     EXPECT_EQ(blobs_.writers_created(), 0);
 }
 
+TEST_F(ConverterTest, AMessageNamingAJobThatDoesNotExistIsRejected) {
+    const std::string tag = broker_.Push(
+        "video",
+        R"({"job_id": "ffffffffffffffffffffffffffffffff", "video_fid": "abc", "username": "a@b.c"})");
+    Start();
+    ASSERT_TRUE(Eventually([&] { return broker_.rejected().size() == 1; }));
+    Stop();
+    EXPECT_EQ(broker_.rejected(), std::vector<std::string>{tag});
+    EXPECT_TRUE(broker_.acked().empty());
+    EXPECT_EQ(blobs_.writers_created(), 0);
+}
+
 TEST_F(ConverterTest, AJobThatCannotBeClaimedIsOnlyAcknowledged) {
     domain::Job done = PutJob(HexId(6), ShortTone());
     done.state = domain::JobState::kDone;
@@ -375,15 +387,13 @@ TEST_F(ConverterTest, AJobThatCannotBeClaimedIsOnlyAcknowledged) {
     taken.lease_owner = "another-converter";
     taken.lease_expires_at = kNow + 30'000;
     jobs_.Put(taken);
-    domain::Job gone;
-    gone.id = HexId(9);  // deleted: no row
 
-    for (const domain::Job* job : {&done, &not_due, &taken, &gone}) Announce(*job);
+    for (const domain::Job* job : {&done, &not_due, &taken}) Announce(*job);
     Start();
-    ASSERT_TRUE(Eventually([&] { return broker_.acked().size() == 4; }));
+    ASSERT_TRUE(Eventually([&] { return broker_.acked().size() == 3; }));
     Stop();
 
-    EXPECT_EQ(log_.Count("ClaimJob"), 4);
+    EXPECT_EQ(log_.Count("ClaimJob"), 3);
     EXPECT_TRUE(broker_.rejected().empty());
     EXPECT_EQ(log_.IndexOf("Open"), -1);
     EXPECT_EQ(blobs_.writers_created(), 0);
@@ -766,6 +776,17 @@ TEST_F(NotifierTest, AFailedJobGetsTheReason) {
     EXPECT_NE(mail.find("\r\nSubject: MP3 conversion failed: notes.txt\r\n"), std::string::npos) << mail;
     EXPECT_NE(mail.find("the file is not audio or video"), std::string::npos) << mail;
     EXPECT_TRUE(jobs_.finishes()[0].sent);
+}
+
+TEST_F(NotifierTest, AMessageNamingAJobThatDoesNotExistIsRejected) {
+    const std::string tag = broker_.Push(
+        "mp3", R"({"job_id": "ffffffffffffffffffffffffffffffff", "video_fid": "abc", "username": "a@b.c"})");
+    Start();
+    ASSERT_TRUE(Eventually([&] { return !broker_.rejected().empty(); }));
+    Stop();
+    EXPECT_EQ(broker_.rejected(), std::vector<std::string>{tag});
+    EXPECT_TRUE(broker_.acked().empty());
+    EXPECT_EQ(mailer_.attempts(), 0);
 }
 
 TEST_F(NotifierTest, AMessageNamingNoJobIsRejected) {

@@ -88,7 +88,9 @@ ServiceProcess::ServiceProcess(std::string role, const std::vector<std::string>&
                                      "sh",
                                      log_dir_ / (role_ + ".log"),
                                      "env",
-                                     "V2M_LISTEN=127.0.0.1:" + std::to_string(port_)};
+                                     "V2M_LISTEN=127.0.0.1:" + std::to_string(port_),
+                                     // the workers' health and metrics
+                                     "V2M_ADMIN_LISTEN=127.0.0.1:" + std::to_string(port_)};
     argv.insert(argv.end(), env.begin(), env.end());
     argv.push_back(Binary());
     argv.push_back(role_);

@@ -42,7 +42,8 @@ HttpResult Curl(std::vector<std::string> args);
 /// and block it); failure messages quote that log.
 class ServiceProcess final {
   public:
-    /// Starts `video2mp3 <role>` with V2M_LISTEN=127.0.0.1:<port> (a FreePort()
+    /// Starts `video2mp3 <role>` with V2M_LISTEN and V2M_ADMIN_LISTEN =
+    /// 127.0.0.1:<port> (a FreePort()
     /// when `port` is 0) plus `env` ("NAME=value", later entries win), then
     /// waits for GET /readyz to answer 200. Throws std::runtime_error (with the
     /// log) when the process exits first or is not ready within 30 s.
