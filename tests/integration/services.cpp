@@ -82,12 +82,8 @@ HttpResult Curl(std::vector<std::string> args) {
 ServiceProcess::ServiceProcess(std::string role, const std::vector<std::string>& env, int port)
     : role_(std::move(role)), port_(port != 0 ? port : FreePort()) {
     // The shell only redirects, then becomes the binary: the pid is the service's.
-    std::vector<std::string> argv = {"sh",
-                                     "-c",
-                                     R"(log=$1; shift; exec "$@" >>"$log" 2>&1)",
-                                     "sh",
-                                     log_dir_ / (role_ + ".log"),
-                                     "env",
+    std::vector<std::string> argv = {"sh", "-c", R"(log=$1; shift; exec "$@" >>"$log" 2>&1)", "sh",
+                                     log_dir_ / (role_ + ".log"), "env",
                                      "V2M_LISTEN=127.0.0.1:" + std::to_string(port_),
                                      // the workers' health and metrics
                                      "V2M_ADMIN_LISTEN=127.0.0.1:" + std::to_string(port_)};
