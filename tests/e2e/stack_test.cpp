@@ -223,7 +223,7 @@ class StackTest : public ::testing::Test {
     }
 
     std::string Song() {
-        const std::string path = work_ / "song.mp4";
+        std::string path = work_ / "song.mp4";
         if (!fs::exists(path)) fs::copy_file(Fixture("h264_aac.mp4"), path);
         return path;
     }
@@ -291,7 +291,7 @@ TEST_F(StackTest, TheOriginalsCommandsWorkAcrossProcesses) {
     const std::vector<std::string> mails = WaitForMailOf(job_id);
     ASSERT_EQ(mails.size(), 1u);
     const std::string link = stack().Url("/download?fid=" + mp3_fid);
-    const std::string mail = mails[0];
+    const std::string& mail = mails[0];
     EXPECT_NE(mail.find("Subject: MP3 Download"), std::string::npos) << mail;
     EXPECT_NE(mail.find("To: " + emails_["alice"]), std::string::npos) << mail;
     EXPECT_NE(mail.find("mp3 file_id: " + mp3_fid + " is now ready!"), std::string::npos) << mail;
@@ -424,6 +424,7 @@ TEST_F(StackTest, TwentyConcurrentUploadsByThreeUsers) {
     std::map<std::string, std::vector<std::string>> jobs_of;  // name → job ids
     std::vector<std::string> errors;
     std::vector<std::thread> threads;
+    threads.reserve(20);
     for (int i = 0; i < 20; ++i) {
         threads.emplace_back([&, i] {
             const std::string& name = names[i % names.size()];
@@ -486,6 +487,7 @@ TEST_F(StackTest, UploadsSurviveRabbitMqStopping) {
     const std::string token = NewUser("rabbit");
     Outage outage(servers(), "rabbitmq");
     std::vector<std::string> ids;
+    ids.reserve(3);
     for (int i = 0; i < 3; ++i) ids.push_back(Submit(stack(), token, Song()).at("job_id"));
     // Not ready while the broker is away — but serving.
     EXPECT_EQ(Curl({stack().Url("/readyz")}).status, 503);
