@@ -32,12 +32,6 @@ for p in "${packages[@]}"; do
     [ "$status" = "install ok installed" ] || missing+=("$p")
 done
 
-# Node.js and npm run the tools in package.json (maildev, the SMTP catcher of
-# `make stack`): Debian's packages only when there are none, since a machine
-# may have a newer Node from elsewhere (maildev 2 runs on Debian's 18 and on 20).
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
-
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-deps: all ${#packages[@]} packages present"
 else
@@ -50,13 +44,4 @@ else
     export DEBIAN_FRONTEND=noninteractive
     "${sudo[@]}" apt-get update -q
     "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
-
-# The npm packages, exactly as package-lock.json pins them, into the
-# repository's node_modules (as the calling user, no sudo): when it is missing
-# or older than the lock file (npm ci writes node_modules/.package-lock.json last).
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [ ! node_modules/.package-lock.json -nt package-lock.json ]; then
-    echo "install-deps: installing the npm packages of package-lock.json (npm ci)"
-    npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `make stack` as a person uses it (scripts/stack up / status / env / down),
 # on free ports in a state directory of its own: the four roles come up on
-# PostgreSQL, RabbitMQ (with its UI) and maildev; the stack's env manages its
+# PostgreSQL, RabbitMQ (with its UI) and the mail inbox; the stack's env manages its
 # users; a video sent with the original's curl commands comes back as an MP3
-# and as an email in maildev's inbox; down stops every process it started.
+# and as an email in the stack's inbox; down stops every process it started.
 #
 #   tests/e2e/stack_script_test.sh BINARY FIXTURE_MP4
 set -euo pipefail
@@ -52,7 +52,7 @@ fid=$(curl -sf -H "Authorization: Bearer $token" "$url/v1/jobs/$id" | jq -r .mp3
 curl -sf --output "$state/song.mp3" -H "Authorization: Bearer $token" "$url/download?fid=$fid" || fail "download"
 ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$state/song.mp3" | grep -qx mp3 || fail "not an MP3"
 
-# The email, in maildev's inbox (its API), to the user, naming the MP3.
+# The email, in the stack's inbox (its JSON API), to the user, naming the MP3.
 found=
 for _ in $(seq 300); do
     found=$(curl -sf "${V2M_STACK_INBOX_URL%/}/email" |
