@@ -19,6 +19,11 @@ help:
 	@echo "make bench    side-by-side benchmark against the ffmpeg command line tool"
 	@echo "make format   reformat the sources with clang-format"
 	@echo "make lint     run clang-tidy over the sources"
+	@echo "make image    build the container image (deploy/docker/Dockerfile; needs a Docker engine)"
+	@echo "make deploy   deploy to Kubernetes (K8S_OVERLAY=minikube|production|production-hpa; deploy/README.md);"
+	@echo "              gateway-/auth-/converter-/notif-/rabbitmq-/postgres-deploy one part, destroy removes it all"
+	@echo "make k8s-render    print the rendered manifests of K8S_OVERLAY"
+	@echo "make k8s-validate  render every overlay and check it offline (needs Node and npm: tests/k8s)"
 	@echo "make clean    remove the build directories"
 
 deps:
@@ -79,3 +84,70 @@ lint: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# ---- The container image ----------------------------------------------------
+IMAGE   ?= video2mp3
+VERSION ?= $(shell sed -n 's/^project.video2mp3 VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+
+# Needs a Docker engine, which these machines lack; `ctest -L image` checks
+# the Dockerfile offline.
+.PHONY: image
+image:
+	docker build -f deploy/docker/Dockerfile -t $(IMAGE):$(VERSION) --build-arg VERSION=$(VERSION) \
+	  --build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) .
+
+# ---- Kubernetes (deploy/k8s; deploy/README.md) --------------------------------
+# K8S_OVERLAY: minikube (default), production (KEDA) or production-hpa. The
+# Secrets come from files deploy/k8s/secrets.sh writes into the overlay's
+# git-ignored secrets/ folder (never overwritten; --deploy refuses placeholders).
+K8S_OVERLAY ?= minikube
+KUBECTL     ?= kubectl
+K8S_NS      := video2mp3
+K8S_DIR      = deploy/k8s/overlays/$(K8S_OVERLAY)
+comma       := ,
+# $(call k8s_apply,COMPONENTS): the objects without a component label (namespace,
+# ConfigMaps, Secrets, the default-deny policy), then those of the components.
+k8s_apply = bash deploy/k8s/secrets.sh --deploy $(K8S_OVERLAY) \
+	&& $(KUBECTL) kustomize $(K8S_DIR) | $(KUBECTL) apply -l '!app.kubernetes.io/component' -f - \
+	&& $(KUBECTL) kustomize $(K8S_DIR) | $(KUBECTL) apply -l 'app.kubernetes.io/component in ($(1))' -f -
+
+.PHONY: k8s-secrets k8s-render k8s-validate deploy destroy gateway-deploy auth-deploy \
+	converter-deploy notif-deploy rabbitmq-deploy postgres-deploy
+
+k8s-secrets:
+	@bash deploy/k8s/secrets.sh $(K8S_OVERLAY)
+
+k8s-render:
+	@bash deploy/k8s/secrets.sh $(K8S_OVERLAY)
+	@$(KUBECTL) kustomize $(K8S_DIR)
+
+# Offline: every overlay rendered, schema-validated and checked against the
+# binary (Node and `npm ci` in tests/k8s first).
+k8s-validate: build
+	cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error
+	bash tests/k8s/run.sh $(BUILD)/video2mp3 all
+
+# Everything; the migration Job runs anew (a Job's template cannot change in place).
+deploy:
+	@bash deploy/k8s/secrets.sh --deploy $(K8S_OVERLAY)
+	$(KUBECTL) -n $(K8S_NS) delete job migrate --ignore-not-found
+	$(KUBECTL) kustomize $(K8S_DIR) | $(KUBECTL) apply -f -
+	$(KUBECTL) -n $(K8S_NS) wait --for=condition=complete job/migrate --timeout=600s
+	for d in auth gateway converter notifier; do $(KUBECTL) -n $(K8S_NS) rollout status deploy/$$d --timeout=300s || exit 1; done
+
+# The namespace and everything in it, the database volumes included.
+destroy:
+	$(KUBECTL) delete namespace $(K8S_NS) --ignore-not-found
+
+gateway-deploy:
+	$(call k8s_apply,gateway)
+auth-deploy:
+	$(call k8s_apply,auth)
+converter-deploy:
+	$(call k8s_apply,converter)
+notif-deploy:
+	$(call k8s_apply,notifier$(comma)maildev)
+rabbitmq-deploy:
+	$(call k8s_apply,rabbitmq)
+postgres-deploy:
+	$(call k8s_apply,postgres)

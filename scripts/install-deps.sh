@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that building, testing and benchmarking
-# video2mp3 needs, then the npm packages of package-lock.json (node_modules).
+# video2mp3 needs.
 # Idempotent: only missing packages are installed, and `apt-get update` runs
 # at most once. Run as root, or as a user with sudo.
 set -euo pipefail
@@ -31,6 +31,12 @@ for p in "${packages[@]}"; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     [ "$status" = "install ok installed" ] || missing+=("$p")
 done
+
+# The Kubernetes manifests' tests (tests/k8s): kubectl renders them with its
+# built-in kustomize. Debian's package only when there is none: a machine may
+# have it from elsewhere (kubectl 1.32 owns /usr/bin/kubectl on some images,
+# and Debian's kubernetes-client then fails to install over it).
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-deps: all ${#packages[@]} packages present"
