@@ -23,6 +23,8 @@ packages=(
     # servers the integration tests start (scripts/testenv), and what it runs them with:
     # ss (iproute2), ps/pgrep (procps); flock, setsid, runuser come with util-linux
     postgresql mariadb-server rabbitmq-server python3-aiosmtpd python3-pika iproute2 procps
+    # the web app's browser test drives Debian's Chromium (tests/web)
+    chromium
 )
 
 missing=()
@@ -37,6 +39,10 @@ done
 # have it from elsewhere (kubectl 1.32 owns /usr/bin/kubectl on some images,
 # and Debian's kubernetes-client then fails to install over it).
 command -v kubectl >/dev/null || missing+=(kubernetes-client)
+# Node.js and npm run the manifests' validator (tests/k8s) and the browser
+# test (tests/web); Debian's only when the machine has none of its own.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-deps: all ${#packages[@]} packages present"
@@ -51,3 +57,17 @@ else
     "${sudo[@]}" apt-get update -q
     "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# The npm packages of the Node-based tests, exactly as their lock files say
+# (again only when a lock file is newer than what is installed).
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+for dir in tests/k8s tests/web; do
+    lock=$here/$dir/package-lock.json
+    stamp=$here/$dir/node_modules/.package-lock.json
+    [ -f "$lock" ] || continue
+    if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+        echo "install-deps: npm ci in $dir"
+        (cd "$here/$dir" && npm ci --no-audit --no-fund --loglevel=error) ||
+            { echo "install-deps: npm ci in $dir failed (is the npm registry reachable?)" >&2; exit 1; }
+    fi
+done
