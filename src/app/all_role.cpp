@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "app/service_parts.hpp"
 #include "blob/blob_store.hpp"
 #include "gateway/gateway_http.hpp"
+#include "gateway/job_events.hpp"
 #include "http/health.hpp"
 #include "http/server.hpp"
 #include "mail/mailer.hpp"
@@ -64,6 +66,8 @@ int RunAll(const AllConfig& config, const std::stop_token& stop) {
 
     const AuthParts auth(config.auth, *db, *key, metrics);
     broker::Broker& broker = messaging->broker();
+    // Live job events hold server threads: at most half of them.
+    gateway::EventStreams events(*db, {.max_streams = std::max(1, config.auth.http_threads / 2)}, NowMs);
 
     http::Server server({.host = listen.first,
                          .port = listen.second,
@@ -74,12 +78,14 @@ int RunAll(const AllConfig& config, const std::stop_token& stop) {
                          .write_timeout_s = 60},
                         metrics);
     http::AddHealthRoutes(server, metrics, ReadyWhen(db.get(), blobs.get(), &broker));
-    auth::AddAuthRoutes(server, auth.deps);
+    const http::Handler issue_token = auth::AddAuthRoutes(server, auth.deps);
     const gateway::GatewayDeps gateway_deps{
         .jobs = *db,
         .blobs = *blobs,
         .broker = broker,
         .verify = [&auth](std::string_view t) { return auth.verifier.Verify(t); },
+        .issue_token = issue_token,
+        .events = &events,
         .now_ms = NowMs,
         .video_queue = config.queues.video,
         .openapi_yaml = gateway::OpenApiYaml()};
@@ -103,6 +109,7 @@ int RunAll(const AllConfig& config, const std::stop_token& stop) {
     std::jthread notifying([&notifier, &stop] { notifier.Run(stop); });
     WaitForStop(stop);
     spdlog::info("stopping: no new work; running conversions are released");
+    events.Stop();
     server.Stop();
     serving.join();
     converting.join();

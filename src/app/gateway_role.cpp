@@ -2,6 +2,7 @@
 // sign-in forwarded to auth and tokens checked against auth's published keys.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <iostream>
 #include <thread>
 
@@ -10,6 +11,7 @@
 #include "gateway/auth_client.hpp"
 #include "gateway/auth_forwarding.hpp"
 #include "gateway/gateway_http.hpp"
+#include "gateway/job_events.hpp"
 #include "http/health.hpp"
 #include "http/server.hpp"
 #include "obs/metrics.hpp"
@@ -44,6 +46,8 @@ int RunGateway(const GatewayConfig& config, const std::stop_token& stop) {
     token::RemoteKeyVerifier keys([&auth] { return auth->FetchJwks(); },
                                   {.verify = {.issuer = config.issuer, .audience = config.audience}});
 
+    // Live job events hold server threads: at most half of them.
+    gateway::EventStreams events(*db, {.max_streams = std::max(1, config.http_threads / 2)}, NowMs);
     http::Server server({.host = listen.first,
                          .port = listen.second,
                          .threads = config.http_threads,
@@ -62,6 +66,11 @@ int RunGateway(const GatewayConfig& config, const std::stop_token& stop) {
                                     .blobs = *blobs,
                                     .broker = messaging->broker(),
                                     .verify = [&keys](std::string_view token) { return keys.Verify(token); },
+                                    .issue_token =
+                                        [&auth](const http::Request& req) {
+                                            return gateway::ForwardToAuth(*auth, req, "/v1/auth/token");
+                                        },
+                                    .events = &events,
                                     .now_ms = NowMs,
                                     .video_queue = config.queues.video,
                                     .openapi_yaml = gateway::OpenApiYaml()};
@@ -78,6 +87,7 @@ int RunGateway(const GatewayConfig& config, const std::stop_token& stop) {
     messaging->Start();
     WaitForStop(stop);
     spdlog::info("stopping");
+    events.Stop();
     server.Stop();
     serving.join();
     messaging->Stop();

@@ -230,7 +230,7 @@ std::string_view BearerToken(std::string_view authorization) {
     return t;
 }
 
-void AddAuthRoutes(http::Server& server, const AuthHttpDeps& deps) {
+http::Handler AddAuthRoutes(http::Server& server, const AuthHttpDeps& deps) {
     auto handlers = std::make_shared<AuthHandlers>(deps);
     auto route = [&](std::string_view method, const std::string& pattern,
                      Response (AuthHandlers::*fn)(const Request&)) {
@@ -241,6 +241,7 @@ void AddAuthRoutes(http::Server& server, const AuthHttpDeps& deps) {
     route("POST", "/validate", &AuthHandlers::Validate);
     route("GET", "/.well-known/jwks.json", &AuthHandlers::Jwks);
     route("POST", "/v1/users", &AuthHandlers::Register);
+    return [handlers](const Request& req) { return handlers->Token(req); };
 }
 
 }  // namespace v2m::auth

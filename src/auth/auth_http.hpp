@@ -35,7 +35,9 @@ struct AuthHttpDeps {
 /// Failed sign-ins count against the client's address: the TCP peer's, or
 /// when that is a trusted proxy, the one its X-Forwarded-For names (see
 /// `TrustedProxies::ClientAddress`). `deps` must outlive the server.
-void AddAuthRoutes(http::Server& server, const AuthHttpDeps& deps);
+/// Returns the `POST /v1/auth/token` handler itself, for the gateway's
+/// browser sign-in (`POST /v1/session`) in `all`.
+http::Handler AddAuthRoutes(http::Server& server, const AuthHttpDeps& deps);
 
 /// The token from an `Authorization: Bearer …` header, or empty.
 std::string_view BearerToken(std::string_view authorization);

@@ -45,8 +45,10 @@ std::string ForwardedFor(const Request& req) {
     return chain + req.remote_addr;
 }
 
-Response Forward(const AuthClient& auth, const Request& req) {
-    AuthRequest call{.method = req.method, .path = req.path, .body = req.body, .headers = {}};
+}  // namespace
+
+Response ForwardToAuth(const AuthClient& auth, const Request& req, std::string_view path) {
+    AuthRequest call{.method = req.method, .path = std::string(path), .body = req.body, .headers = {}};
     for (const std::string_view name : kRequestHeaders) {
         if (const std::string_view value = req.Header(name); !value.empty())
             call.headers.emplace_back(name, value);
@@ -75,11 +77,10 @@ Response Forward(const AuthClient& auth, const Request& req) {
     return r;
 }
 
-}  // namespace
-
 void AddAuthForwarding(http::Server& server, const AuthClient& auth) {
     for (const char* path : {"/login", "/v1/auth/token", "/v1/users"}) {
-        server.Route("POST", path, [&auth](const Request& req) { return Forward(auth, req); });
+        server.Route("POST", path,
+                     [&auth](const Request& req) { return ForwardToAuth(auth, req, req.path); });
     }
 }
 

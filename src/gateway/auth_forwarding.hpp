@@ -20,4 +20,8 @@ namespace v2m::gateway {
 /// allows. `auth` must outlive the server.
 void AddAuthForwarding(http::Server& server, const AuthClient& auth);
 
+/// `req` forwarded to auth's `path` as `AddAuthForwarding` does (the
+/// gateway's `POST /v1/session` asks auth's `/v1/auth/token` this way).
+http::Response ForwardToAuth(const AuthClient& auth, const http::Request& req, std::string_view path);
+
 }  // namespace v2m::gateway

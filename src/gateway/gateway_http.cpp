@@ -11,10 +11,14 @@
 #include <vector>
 
 #include "auth/auth_http.hpp"
+#include "blob/sha256.hpp"
 #include "domain/account.hpp"
 #include "domain/convert_options.hpp"
 #include "domain/errors.hpp"
 #include "domain/message.hpp"
+#include "gateway/job_events.hpp"
+#include "gateway/session.hpp"
+#include "gateway/web_assets.hpp"
 #include "http/content_disposition.hpp"
 #include "http/range.hpp"
 #include "obs/log.hpp"
@@ -30,20 +34,6 @@ using http::Response;
 
 constexpr std::size_t kMaxFieldBytes = 4096;
 
-constexpr std::string_view kHomePage = R"(<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>video2mp3</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
-pre{background:#f4f4f4;padding:.75rem;overflow-x:auto}</style></head><body>
-<h1>video2mp3</h1>
-<p>Upload a video, get an email when its MP3 is ready, download it.</p>
-<pre>TOKEN=$(curl -s -X POST http://HOST/login -u 'you@example.com:password')
-curl -X POST -F 'file=@./song.mp4' -H "Authorization: Bearer $TOKEN" http://HOST/upload
-curl --output song.mp3 -H "Authorization: Bearer $TOKEN" "http://HOST/download?fid=&lt;mp3_fid&gt;"</pre>
-<p>Register with <code>POST /v1/users</code> (JSON <code>{"email", "password"}</code>) when registration is
-open. The whole API: <a href="/openapi.yaml">/openapi.yaml</a>.</p>
-</body></html>
-)";
 constexpr std::size_t kMaxFilenameBytes = 255;
 
 std::optional<std::string> TimeOrNull(std::int64_t ms) {
@@ -58,6 +48,7 @@ struct Caller {
     std::string id;
     std::string email;
     bool admin = false;
+    std::int64_t expires_at_ms = 0;
 };
 
 ClientError MissingToken() {
@@ -71,12 +62,7 @@ ClientError InvalidToken(const std::string& message) {
         .WithHeader("WWW-Authenticate", "Bearer realm=\"video2mp3\", error=\"invalid_token\"");
 }
 
-Caller Authenticate(const Request& req, const GatewayDeps::VerifyFn& verify) {
-    const std::string_view header = req.Header("Authorization");
-    const std::string_view token = auth::BearerToken(header);
-    if (token.empty()) {
-        throw MissingToken();
-    }
+Caller CallerFor(std::string_view token, const GatewayDeps::VerifyFn& verify) {
     const token::VerifyResult result = verify(token);
     if (!result) {
         const token::VerifyError reason = result.GetFailure().reason;
@@ -93,7 +79,44 @@ Caller Authenticate(const Request& req, const GatewayDeps::VerifyFn& verify) {
         throw InvalidToken("the token is not valid: sign in again");
     }
     const token::Claims& c = result.GetClaims();
-    return {c.subject, c.username, c.admin};
+    const auto expires =
+        std::chrono::duration_cast<std::chrono::milliseconds>(c.expires_at.time_since_epoch()).count();
+    return {c.subject, c.username, c.admin, static_cast<std::int64_t>(expires)};
+}
+
+bool ChangesState(const Request& req) { return req.method != "GET" && req.method != "HEAD"; }
+
+// A request signed in by the session cookie that changes something must
+// prove it comes from our page.
+void CheckCsrf(const Request& req, std::string_view session_token) {
+    if (ChangesState(req) && !SameSecret(req.Header(kCsrfHeader), CsrfToken(session_token))) {
+        throw ClientError(403, "csrf",
+                          "this request needs the X-CSRF-Token header that GET /v1/session gives");
+    }
+}
+
+// The bearer token, else the session cookie's.
+Caller Authenticate(const Request& req, const GatewayDeps::VerifyFn& verify) {
+    std::string_view token = auth::BearerToken(req.Header("Authorization"));
+    if (token.empty()) {
+        token = CookieValue(req.Header("Cookie"), kSessionCookie);
+        if (!token.empty()) CheckCsrf(req, token);
+    }
+    if (token.empty()) throw MissingToken();
+    return CallerFor(token, verify);
+}
+
+// The browser reached us over HTTPS (through the ingress).
+bool OverHttps(const Request& req) {
+    const std::string_view proto = req.Header("X-Forwarded-Proto");
+    return proto == "https" || proto == "HTTPS";
+}
+
+nlohmann::json SessionJson(const Caller& caller, std::string_view token) {
+    return {{"email", caller.email},
+            {"admin", caller.admin},
+            {"csrf_token", CsrfToken(token)},
+            {"expires_at", domain::FormatRfc3339(caller.expires_at_ms)}};
 }
 
 std::optional<int> StrictInt(std::string_view text) {
@@ -469,9 +492,85 @@ class Handlers {
         return r;
     }
 
+    // POST /v1/session: auth checks the password and issues the token; the
+    // browser gets it only as an HttpOnly cookie.
+    Response SignIn(const Request& req) const {
+        Response answer = d_.issue_token(req);
+        if (answer.status != 200) return answer;
+        const auto body = nlohmann::json::parse(answer.body, nullptr, false);
+        const auto token = body.is_object() ? body.find("access_token") : body.end();
+        if (body.is_discarded() || !body.is_object() || token == body.end() || !token->is_string())
+            throw domain::Unavailable("the sign-in service answered without a token");
+        const std::string text = token->get<std::string>();
+        const Caller caller = CallerFor(text, d_.verify);
+        const std::int64_t max_age = std::max<std::int64_t>(0, (caller.expires_at_ms - d_.now_ms()) / 1000);
+        Response r = Response::Json(200, SessionJson(caller, text));
+        r.headers.emplace_back("Set-Cookie", SessionCookie(text, max_age, OverHttps(req)));
+        return r;
+    }
+
+    // GET /v1/session: who the cookie signs in, and the page's CSRF token.
+    Response Session(const Request& req) const {
+        const std::string_view token = CookieValue(req.Header("Cookie"), kSessionCookie);
+        if (token.empty()) throw ClientError(401, "missing_token", "not signed in");
+        return Response::Json(200, SessionJson(CallerFor(token, d_.verify), token));
+    }
+
+    // DELETE /v1/session: the cookie goes (a token is valid until it expires:
+    // keep their lifetime short).
+    Response SignOut(const Request& req) const {
+        const std::string_view token = CookieValue(req.Header("Cookie"), kSessionCookie);
+        if (!token.empty()) CheckCsrf(req, token);
+        Response r;
+        r.status = 204;
+        r.content_type = "text/plain";
+        r.headers.emplace_back("Set-Cookie", ClearedSessionCookie(OverHttps(req)));
+        return r;
+    }
+
+    Response Events(const Request& req) const {
+        const Caller caller = Authenticate(req, d_.verify);
+        if (d_.events == nullptr) throw ClientError(404, "not_found", "no live events here");
+        return d_.events->Open(caller.id, ParseLastEventId(req.Header("Last-Event-ID")));
+    }
+
   private:
     const GatewayDeps& d_;
 };
+
+constexpr std::string_view kContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+// The files of web/, built into the binary: revalidated by ETag, framed by nobody.
+void AddWebAssets(http::Server& server) {
+    for (const WebAsset& asset : WebAssets()) {
+        blob::Sha256 sha;
+        sha.Update(std::as_bytes(std::span(asset.body.data(), asset.body.size())));
+        const std::string etag = "\"" + sha.FinishHex().substr(0, 32) + "\"";
+        auto serve = [asset, etag](const Request& req) {
+            Response r;
+            r.content_type = std::string(asset.content_type);
+            r.headers = {{"ETag", etag},
+                         {"Cache-Control", "no-cache"},
+                         {"Content-Security-Policy", std::string(kContentSecurityPolicy)},
+                         {"Referrer-Policy", "no-referrer"}};
+            if (req.Header("If-None-Match") == etag) {
+                r.status = 304;
+                return r;
+            }
+            r.body = std::string(asset.body);
+            return r;
+        };
+        std::string pattern = "/";
+        for (const char c : asset.name) {
+            if (c == '.') pattern += '\\';
+            pattern += c;
+        }
+        server.Route("GET", pattern, serve);
+        if (asset.name == "index.html") server.Route("GET", "/", serve);
+    }
+}
 
 }  // namespace
 
@@ -508,13 +607,11 @@ void AddGatewayRoutes(http::Server& server, const GatewayDeps& deps) {
     server.Route("DELETE", "/v1/jobs/([^/]+)", [h](const Request& r) { return h->DeleteJob(r); });
     server.Route("GET", "/v1/jobs/([^/]+)/audio", [h](const Request& r) { return h->JobAudio(r); });
     server.Route("GET", "/download", [h](const Request& r) { return h->Download(r); });
-    // Until the web UI arrives: what this is and how to use it.
-    server.Route("GET", "/", [](const Request&) {
-        Response r = Response::Text(200, std::string(kHomePage));
-        r.content_type = "text/html; charset=utf-8";
-        r.headers.emplace_back("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
-        return r;
-    });
+    server.Route("POST", "/v1/session", [h](const Request& r) { return h->SignIn(r); });
+    server.Route("GET", "/v1/session", [h](const Request& r) { return h->Session(r); });
+    server.Route("DELETE", "/v1/session", [h](const Request& r) { return h->SignOut(r); });
+    server.Route("GET", "/v1/events", [h](const Request& r) { return h->Events(r); });
+    AddWebAssets(server);
     const std::string openapi = deps.openapi_yaml;
     server.Route("GET", "/openapi.yaml", [openapi](const Request&) {
         Response r = Response::Text(200, openapi);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -19,6 +20,8 @@
 
 #include "domain/message.hpp"
 #include "gateway/gateway_http.hpp"
+#include "gateway/job_events.hpp"
+#include "gateway/session.hpp"
 #include "http/server.hpp"
 #include "obs/metrics.hpp"
 #include "testing/fakes.hpp"
@@ -135,7 +138,26 @@ class GatewayTest : public ::testing::Test {
                         return token::VerifyFailure{token::VerifyError::kKeysUnavailable, "auth is down"};
                     return verifier_.Verify(token);
                 },
+                // auth's token endpoint, played: one password is right.
+                .issue_token =
+                    [this](const http::Request& req) {
+                        const auto body = nlohmann::json::parse(req.body, nullptr, false);
+                        if (!body.is_object() || body.value("password", "") != "right")
+                            return http::Response::Error(401, "invalid_credentials",
+                                                         "wrong email or password");
+                        const std::string email = body.value("email", "");
+                        return http::Response::Json(200, {{"access_token", TokenFor("user-" + email, email)},
+                                                          {"token_type", "Bearer"},
+                                                          {"expires_in", 3600}});
+                    },
+                .events = &events_,
                 .now_ms = [this] { return now_.load(); }},
+          events_(jobs_,
+                  {.max_streams = 3,
+                   .max_per_user = 2,
+                   .poll = std::chrono::milliseconds(20),
+                   .heartbeat = std::chrono::milliseconds(300)},
+                  [this] { return now_.load(); }),
           server_({.port = 0, .threads = 4, .max_upload_bytes = kMaxUpload}, metrics_) {
         AddGatewayRoutes(server_, deps_);
         server_.Bind();
@@ -154,6 +176,7 @@ class GatewayTest : public ::testing::Test {
     }
 
     ~GatewayTest() override {
+        events_.Stop();
         server_.Stop();
         serving_.join();
     }
@@ -216,6 +239,7 @@ class GatewayTest : public ::testing::Test {
     std::atomic<bool> keys_unavailable_{false};  ///< as a RemoteKeyVerifier that never reached auth
     std::atomic<std::int64_t> now_{kNow};
     GatewayDeps deps_;
+    EventStreams events_;
     obs::Metrics metrics_;
     http::Server server_;
     std::thread serving_;
@@ -917,6 +941,237 @@ TEST_F(GatewayTest, TheJobJsonHasExactlyTheDesignedKeys) {
     EXPECT_EQ(keys(job), designed);
     EXPECT_EQ(job["error"],
               nlohmann::json::parse(R"({"code": "no_audio", "message": "the file has no audio stream"})"));
+}
+
+// --- The browser's session (cookie + CSRF) and live events -----------------
+
+std::string SetCookieOf(const httplib::Result& r) { return r->get_header_value("Set-Cookie"); }
+
+// "v2m_session=<token>" from a Set-Cookie value.
+std::string CookiePair(const std::string& set_cookie) { return set_cookie.substr(0, set_cookie.find(';')); }
+
+TEST_F(GatewayTest, SigningInSetsAnHttpOnlyStrictCookieAndTellsTheCsrfToken) {
+    auto r = client().Post("/v1/session", R"({"email":"carol@example.com","password":"right"})",
+                           "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const std::string cookie = SetCookieOf(r);
+    EXPECT_EQ(cookie.rfind("v2m_session=", 0), 0U) << cookie;
+    for (const char* attribute : {"; HttpOnly", "; SameSite=Strict", "; Path=/", "; Max-Age="})
+        EXPECT_NE(cookie.find(attribute), std::string::npos) << attribute << " missing: " << cookie;
+    EXPECT_EQ(cookie.find("Secure"), std::string::npos) << "plain HTTP: a Secure cookie would be dropped";
+    const nlohmann::json session = Json(r);
+    EXPECT_EQ(session["email"], "carol@example.com");
+    EXPECT_EQ(session["admin"], false);
+    const std::string token = CookiePair(cookie).substr(std::string("v2m_session=").size());
+    EXPECT_EQ(session["csrf_token"], CsrfToken(token));
+    EXPECT_EQ(r->body.find(token), std::string::npos) << "the token must not reach a script";
+
+    // Behind the ingress's TLS the cookie is Secure.
+    r = client().Post("/v1/session", {{"X-Forwarded-Proto", "https"}},
+                      R"({"email":"carol@example.com","password":"right"})", "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_NE(SetCookieOf(r).find("; Secure"), std::string::npos) << SetCookieOf(r);
+
+    // Auth's refusal goes back as it is, and no cookie.
+    r = client().Post("/v1/session", R"({"email":"carol@example.com","password":"wrong"})",
+                      "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    EXPECT_EQ(ErrorCodeOf(r), "invalid_credentials");
+    EXPECT_FALSE(r->has_header("Set-Cookie"));
+}
+
+TEST_F(GatewayTest, TheCookieSignsInButChangesNeedTheCsrfHeader) {
+    auto login =
+        client().Post("/v1/session", R"({"email":"dan@example.com","password":"right"})", "application/json");
+    ASSERT_TRUE(login && login->status == 200);
+    const httplib::Headers cookie = {{"Cookie", "theme=dark; " + CookiePair(SetCookieOf(login))}};
+    const std::string csrf = Json(login)["csrf_token"];
+    const std::string video = Payload(2000);
+
+    auto r = client().Get("/v1/jobs", cookie);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    r = client().Get("/v1/session", cookie);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(Json(r)["csrf_token"], csrf);
+
+    // An upload without the header, or with another value, is refused
+    // before its body is stored.
+    for (const std::string& header : {std::string(), std::string("0123456789abcdef0123456789abcdef")}) {
+        httplib::Headers h = cookie;
+        if (!header.empty()) h.emplace("X-CSRF-Token", header);
+        r = client().Post("/v1/jobs?filename=a.mp4", h, video, "application/octet-stream");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 403) << r->body;
+        EXPECT_EQ(ErrorCodeOf(r), "csrf");
+    }
+    EXPECT_EQ(blobs_.writers_created(), 0) << "a refused upload was stored";
+    httplib::Headers with = cookie;
+    with.emplace("X-CSRF-Token", csrf);
+    r = client().Post("/v1/jobs?filename=a.mp4", with, video, "application/octet-stream");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 202) << r->body;
+    const std::string id = Json(r)["job_id"];
+
+    r = client().Delete("/v1/jobs/" + id, cookie);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403);
+    EXPECT_TRUE(jobs_.FindJob(id).has_value());
+    r = client().Delete("/v1/jobs/" + id, with);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 204);
+
+    // Signing out needs the header too, then clears the cookie.
+    r = client().Delete("/v1/session", cookie);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403);
+    r = client().Delete("/v1/session", with);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 204);
+    EXPECT_NE(SetCookieOf(r).find("v2m_session=; Max-Age=0"), std::string::npos) << SetCookieOf(r);
+
+    // No cookie: not signed in; a forged one: not valid.
+    r = client().Get("/v1/session");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    r = client().Get("/v1/jobs", {{"Cookie", "v2m_session=forged.token.value"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    EXPECT_EQ(ErrorCodeOf(r), "invalid_token");
+}
+
+// An SSE client on its own connection, keeping what arrives.
+class EventReader {
+  public:
+    EventReader(int port, httplib::Headers headers) {
+        thread_ = std::thread([this, port, headers = std::move(headers)] {
+            httplib::Client c("127.0.0.1", port);
+            c.set_read_timeout(10, 0);
+            auto r = c.Get("/v1/events", headers, [this](const char* data, std::size_t n) {
+                const std::lock_guard lock(mutex_);
+                text_.append(data, n);
+                return !quit_;
+            });
+            const std::lock_guard lock(mutex_);
+            status_ = r ? r->status : -1;
+            ended_ = true;
+        });
+    }
+    ~EventReader() {
+        quit_ = true;
+        thread_.join();
+    }
+    EventReader(const EventReader&) = delete;
+    EventReader& operator=(const EventReader&) = delete;
+
+    std::string text() const {
+        const std::lock_guard lock(mutex_);
+        return text_;
+    }
+    bool Has(const std::string& piece) const { return text().find(piece) != std::string::npos; }
+    bool ended() const {
+        const std::lock_guard lock(mutex_);
+        return ended_;
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::string text_;
+    int status_ = 0;
+    bool ended_ = false;
+    std::atomic<bool> quit_{false};
+    std::thread thread_;
+};
+
+TEST_F(GatewayTest, EventsTellTheOwnersJobChangesAndDeletions) {
+    PutDoneJob(HexId(1), "user-alice", "mp3 of one");
+    PutQueuedJob(HexId(2), "user-bob", kNow - 1000);
+    EventReader alice(server_.port(), Alice());
+    ASSERT_TRUE(fakes::Eventually([&] { return alice.Has("\"job_id\":\"" + HexId(1) + "\""); }))
+        << alice.text();
+    EXPECT_EQ(alice.text().rfind("retry: ", 0), 0U);
+    EXPECT_TRUE(alice.Has("event: job\nid: " + std::to_string(kNow) + "\ndata: {"));
+
+    // A converter's progress, written to the database, reaches the stream.
+    domain::Job job = PutQueuedJob(HexId(3), "user-alice", kNow);
+    ASSERT_TRUE(fakes::Eventually([&] { return alice.Has("\"job_id\":\"" + HexId(3) + "\""); }));
+    job.state = domain::JobState::kProcessing;
+    job.progress = 0.5;
+    jobs_.Put(job);
+    ASSERT_TRUE(fakes::Eventually([&] { return alice.Has("\"progress\":0.5"); })) << alice.text();
+    jobs_.DeleteJob(HexId(3));
+    ASSERT_TRUE(fakes::Eventually([&] {
+        return alice.Has("event: job_deleted\nid: " + std::to_string(kNow) + "\ndata: {\"job_id\":\"" +
+                         HexId(3) + "\"}");
+    })) << alice.text();
+    // Quiet: heartbeats keep the connection.
+    ASSERT_TRUE(fakes::Eventually([&] { return alice.Has(": keep-alive\n\n"); }));
+    EXPECT_FALSE(alice.Has("\"job_id\":\"" + HexId(2) + "\"")) << "Bob's job reached Alice";
+
+    // Without a token: 401 before any stream.
+    auto r = client().Get("/v1/events");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+}
+
+TEST_F(GatewayTest, AReconnectGetsWhatMayHaveChangedSinceItsLastEvent) {
+    PutDoneJob(HexId(1), "user-alice", "mp3 of one");  // finished at kNow - 40 s
+    PutQueuedJob(HexId(2), "user-alice", kNow - 120'000);
+    httplib::Headers h = Alice();
+    h.emplace("Last-Event-ID", std::to_string(kNow - 10'000));
+    EventReader alice(server_.port(), h);
+    ASSERT_TRUE(fakes::Eventually([&] { return alice.Has("\"job_id\":\"" + HexId(2) + "\""); }))
+        << alice.text();
+    ASSERT_TRUE(fakes::Eventually([&] { return alice.Has(": keep-alive"); }));
+    EXPECT_FALSE(alice.Has("\"job_id\":\"" + HexId(1) + "\""))
+        << "a job finished before the last event came again";
+}
+
+TEST_F(GatewayTest, EventStreamsAreBounded) {
+    // Alice's third stream ends her oldest (a closed tab is only noticed
+    // at the next write); a fourth stream in all is refused.
+    auto first = std::make_unique<EventReader>(server_.port(), Alice());
+    ASSERT_TRUE(fakes::Eventually([&] { return first->Has("retry: "); }));
+    EventReader second(server_.port(), Alice());
+    ASSERT_TRUE(fakes::Eventually([&] { return second.Has("retry: "); }));
+    EventReader third(server_.port(), Alice());
+    ASSERT_TRUE(fakes::Eventually([&] { return third.Has("retry: "); }));
+    EXPECT_TRUE(fakes::Eventually([&] { return first->ended(); })) << "the oldest stream did not end";
+    EXPECT_FALSE(second.ended());
+    EventReader bob(server_.port(), Bob());
+    ASSERT_TRUE(fakes::Eventually([&] { return bob.Has("retry: "); }));
+    auto r = client().Get("/v1/events", Admin());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << r->body;
+    EXPECT_EQ(ErrorCodeOf(r), "too_many_streams");
+    EXPECT_EQ(events_.open(), 3);
+}
+
+TEST_F(GatewayTest, TheWebAppIsServedWithAStrictPolicy) {
+    auto r = client().Get("/");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
+    const std::string csp = r->get_header_value("Content-Security-Policy");
+    EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+    EXPECT_EQ(csp.find("unsafe"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+    const std::string etag = r->get_header_value("ETag");
+    ASSERT_FALSE(etag.empty());
+    EXPECT_EQ(r->get_header_value("Cache-Control"), "no-cache");
+    r = client().Get("/", {{"If-None-Match", etag}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 304);
+    r = client().Get("/app.js");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+    r = client().Get("/appXjs");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404) << "a dot in a file name is not a wildcard";
 }
 
 }  // namespace

@@ -191,6 +191,15 @@ struct Server::Impl {
                         return sink.write(data.data(), data.size());
                     });
                 });
+        } else if (out.chunked) {
+            auto next = out.chunked->next;
+            res.set_chunked_content_provider(out.content_type, [next](std::size_t, httplib::DataSink& sink) {
+                const bool more = next([&sink](std::string_view data) {
+                    return sink.is_writable() && sink.write(data.data(), data.size());
+                });
+                if (!more) sink.done();
+                return true;
+            });
         } else {
             res.set_content(out.body, out.content_type);
         }
@@ -228,6 +237,12 @@ struct Server::Impl {
                               e.what());
                 out = Response::Error(500, "internal",
                                       "internal error (request id " + request.request_id + ")");
+            }
+            if (out.chunked) {
+                // cpp-httplib 0.11.4 compresses text/* bodies when the client
+                // accepts gzip or br, and a compressor holds a chunked body back
+                // until its buffer fills: Server-Sent Events would not arrive.
+                const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
             }
             Apply(out, request.request_id, res);
             requests.Add({{"method", method}, {"route", route}, {"status", std::to_string(out.status)}})

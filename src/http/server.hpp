@@ -46,6 +46,14 @@ struct BodyStream {
     std::function<bool(std::uint64_t offset, std::uint64_t length, const WriteFn& write)> produce;
 };
 
+/// A body of unknown length sent in chunks as it is produced (Server-Sent
+/// Events): `next` is called repeatedly on the connection's thread; it writes
+/// zero or more pieces (it may wait a while first) and returns false to end
+/// the body. A failed write means the client has gone: return false then.
+struct ChunkedStream {
+    std::function<bool(const WriteFn& write)> next;
+};
+
 struct Response {
     int status = 200;
     std::string body;
@@ -53,6 +61,8 @@ struct Response {
     std::vector<std::pair<std::string, std::string>> headers;
     /// When set, the body comes from here instead of `body`.
     std::optional<BodyStream> stream;
+    /// When set (and `stream` is not), the body is sent in chunks from here.
+    std::optional<ChunkedStream> chunked;
 
     static Response Json(int status, const nlohmann::json& body);
     static Response Text(int status, std::string body);
