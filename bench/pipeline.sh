@@ -18,19 +18,14 @@
 # ffmpeg, hyperfine.
 set -euo pipefail
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BINARY=$(realpath "${1:-$repo_root/build/video2mp3}")
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 JOBS=${JOBS:-50}
 WARMUP=${WARMUP:-3}
 OUT=$(realpath -m "${OUT:-$repo_root/bench/results/pipeline.md}")
 TARGET_P50_MS=50
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
-for tool in curl jq psql ffmpeg hyperfine; do
-    command -v "$tool" >/dev/null || die "'$tool' not found; run 'make deps'"
-done
-[ -x "$BINARY" ] || die "no executable at $BINARY; run 'make build'"
+preflight curl jq psql ffmpeg hyperfine
 mkdir -p "$(dirname "$OUT")"
 
 # A state directory PostgreSQL (running as its own user) can reach.

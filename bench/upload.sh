@@ -11,18 +11,15 @@
 # OUT=bench/results/upload.md. Public tools only: curl, dd, hyperfine, jq.
 set -euo pipefail
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BINARY=$(realpath "${1:-$repo_root/build/video2mp3}")
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 SIZE_MIB=${SIZE_MIB:-600}
 RUNS=${RUNS:-5}
 BENCH_DIR=$(realpath -m "${BENCH_DIR:-$repo_root/bench/.cache}")
 OUT=$(realpath -m "${OUT:-$repo_root/bench/results/upload.md}")
 TARGET_RSS_GROWTH_KIB=$((16 * 1024))
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
-for tool in curl dd hyperfine jq; do command -v "$tool" >/dev/null || die "'$tool' not found; run 'make deps'"; done
-[ -x "$BINARY" ] || die "no executable at $BINARY; run 'make build'"
+preflight curl dd hyperfine jq
 
 mkdir -p "$BENCH_DIR" "$(dirname "$OUT")"
 input=$BENCH_DIR/upload-${SIZE_MIB}MiB.bin

@@ -91,12 +91,26 @@ CLI::Option* Configure(CLI::App* cmd, std::string_view name, T& target) {
     return opt;
 }
 
+// A setting that may instead come from a file (Kubernetes Secrets): the
+// options for variable `name` and for NAME_FILE, which names the file.
+struct SecretFlag {
+    std::string name;
+    std::string value;
+    std::string file;
+    void Add(CLI::App* cmd, std::string_view variable) {
+        name = variable;
+        Configure(cmd, name, value);
+        Configure(cmd, name + "_FILE", file);
+    }
+    // Throws std::runtime_error when the file cannot be read.
+    std::string Read() const { return v2m::app::ValueOrSecretFile(name, value, file); }
+};
+
 // The raw text of the configuration shared by the roles and commands that
 // use the database and passwords; turned into config structs by `Finish`.
 struct CommonFlags {
     std::string data_dir;
-    std::string database_url;
-    std::string database_url_file;
+    SecretFlag database_url;
     int pool_size = 8;
     std::string db_wait;
     unsigned long long argon2_ops = 2;
@@ -107,8 +121,7 @@ struct CommonFlags {
 
     void AddDatabase(CLI::App* cmd) {
         Configure(cmd, "V2M_DATA_DIR", data_dir);
-        Configure(cmd, "V2M_DATABASE_URL", database_url);
-        Configure(cmd, "V2M_DATABASE_URL_FILE", database_url_file);
+        database_url.Add(cmd, "V2M_DATABASE_URL");
     }
     void AddPasswords(CLI::App* cmd) {
         Configure(cmd, "V2M_ARGON2_OPS", argon2_ops);
@@ -128,9 +141,7 @@ struct CommonFlags {
     // Throws std::invalid_argument with a message for the user.
     v2m::app::DatabaseConfig Database() const {
         v2m::app::DatabaseConfig db;
-        db.url = database_url;
-        if (db.url.empty() && !database_url_file.empty())
-            db.url = v2m::app::ReadSecretFile(database_url_file);
+        db.url = database_url.Read();
         if (db.url.empty()) {
             std::filesystem::create_directories(data_dir);
             db.url = "sqlite://" + (std::filesystem::path(data_dir) / "video2mp3.db").string();
@@ -196,19 +207,11 @@ struct AuthFlags {
 };
 
 // Settings that return in several roles, as flag groups.
-std::string OrSecretFile(const std::string& value, const std::string& file) {
-    return value.empty() && !file.empty() ? v2m::app::ReadSecretFile(file) : value;
-}
-
 struct BlobFlags {
-    std::string url;
-    std::string url_file;
-    void Add(CLI::App* cmd) {
-        Configure(cmd, "V2M_BLOB_STORE", url);
-        Configure(cmd, "V2M_BLOB_STORE_FILE", url_file);
-    }
+    SecretFlag url;
+    void Add(CLI::App* cmd) { url.Add(cmd, "V2M_BLOB_STORE"); }
     std::string Finish(const CommonFlags& common) const {
-        std::string u = OrSecretFile(url, url_file);
+        std::string u = url.Read();
         return u.empty() ? "file://" + (std::filesystem::path(common.data_dir) / "blobs").string() : u;
     }
 };
@@ -216,18 +219,17 @@ struct BlobFlags {
 struct BrokerFlags {
     v2m::app::BrokerConfig config;
     v2m::app::QueueConfig queues;
-    std::string url_file;
+    SecretFlag url;
     std::string heartbeat;
     void Add(CLI::App* cmd) {
-        Configure(cmd, "V2M_BROKER_URL", config.url);
-        Configure(cmd, "V2M_BROKER_URL_FILE", url_file);
+        url.Add(cmd, "V2M_BROKER_URL");
         Configure(cmd, "V2M_AMQP_HEARTBEAT", heartbeat);
         Configure(cmd, "V2M_AMQP_DELIVERY_LIMIT", config.delivery_limit)->check(CLI::Range(1, 1000));
         Configure(cmd, "V2M_QUEUE_VIDEO", queues.video);
         Configure(cmd, "V2M_QUEUE_MP3", queues.mp3);
     }
     v2m::app::BrokerConfig Finish() {
-        config.url = OrSecretFile(config.url == "db" && !url_file.empty() ? "" : config.url, url_file);
+        config.url = url.Read();
         config.heartbeat = DurationFlag("V2M_AMQP_HEARTBEAT", heartbeat);
         if (config.url != "db" && !config.url.starts_with("amqp://") && !config.url.starts_with("amqps://"))
             throw std::invalid_argument("V2M_BROKER_URL: must be db or amqp://user:pass@host:port/vhost");
@@ -264,17 +266,16 @@ struct ConversionFlags {
 
 struct MailFlags {
     v2m::app::MailConfig config;
-    std::string url_file;
+    SecretFlag smtp_url;
     std::string timeout;
     void Add(CLI::App* cmd) {
-        Configure(cmd, "V2M_SMTP_URL", config.smtp_url);
-        Configure(cmd, "V2M_SMTP_URL_FILE", url_file);
+        smtp_url.Add(cmd, "V2M_SMTP_URL");
         Configure(cmd, "V2M_SMTP_TIMEOUT", timeout);
         Configure(cmd, "V2M_MAIL_FROM", config.mail_from);
         Configure(cmd, "V2M_PUBLIC_URL", config.public_url);
     }
     v2m::app::MailConfig Finish(const CommonFlags& common) {
-        config.smtp_url = OrSecretFile(config.smtp_url, url_file);
+        config.smtp_url = smtp_url.Read();
         if (config.smtp_url.empty())
             config.smtp_url = "file://" + (std::filesystem::path(common.data_dir) / "mail").string();
         config.smtp_timeout = DurationFlag("V2M_SMTP_TIMEOUT", timeout);
@@ -287,14 +288,57 @@ void AddUploadLimit(CLI::App* cmd, std::uint64_t& target) {
         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50));
 }
 
-// `all`: the gateway's and the workers' settings on top of auth's.
-struct AllFlags {
-    v2m::app::AllConfig config;
-    AuthFlags auth;
+// A service role's config and the flag groups it may share with other roles
+// (each role adds those it has). FinishShared fills the parts of the config
+// that come from them, each part the config has, in one order for every role;
+// the role's own Finish sets the rest.
+template <typename Config>
+struct ServiceFlags {
+    Config config;
     BlobFlags blob;
     BrokerFlags broker;
-    ConversionFlags conversion;
     MailFlags mail;
+    ConversionFlags conversion;
+
+    // Throws std::invalid_argument with a message for the user.
+    void FinishShared(const CommonFlags& common) {
+        if constexpr (requires { config.database; }) config.database = common.Database();
+        if constexpr (requires { config.blob_store; }) config.blob_store = blob.Finish(common);
+        config.broker = broker.Finish();
+        config.queues = broker.queues;
+        if constexpr (requires { config.mail; }) config.mail = mail.Finish(common);
+        if constexpr (requires { config.conversion; }) config.conversion = conversion.Finish();
+        if constexpr (requires { config.log; }) config.log = common.Log();
+    }
+};
+
+// FinishShared skips a part a config does not have: these say which parts
+// each role's config must have, so a renamed field fails to compile instead.
+static_assert(requires(v2m::app::AllConfig c) {
+    c.blob_store;
+    c.mail;
+    c.conversion;
+});
+static_assert(requires(v2m::app::GatewayConfig c) {
+    c.database;
+    c.blob_store;
+    c.log;
+});
+static_assert(requires(v2m::app::ConverterConfig c) {
+    c.database;
+    c.blob_store;
+    c.conversion;
+    c.log;
+});
+static_assert(requires(v2m::app::NotifierConfig c) {
+    c.database;
+    c.mail;
+    c.log;
+});
+
+// `all`: the gateway's and the workers' settings on top of auth's.
+struct AllFlags : ServiceFlags<v2m::app::AllConfig> {
+    AuthFlags auth;
 
     void Add(CLI::App* cmd) {
         blob.Add(cmd);
@@ -308,19 +352,12 @@ struct AllFlags {
         config.auth = auth.Finish(common);
         config.auth.listen = config.listen;
         config.data_dir = common.data_dir;
-        config.blob_store = blob.Finish(common);
-        config.broker = broker.Finish();
-        config.queues = broker.queues;
-        config.mail = mail.Finish(common);
-        config.conversion = conversion.Finish();
+        FinishShared(common);
         return config;
     }
 };
 
-struct GatewayFlags {
-    v2m::app::GatewayConfig config;
-    BlobFlags blob;
-    BrokerFlags broker;
+struct GatewayFlags : ServiceFlags<v2m::app::GatewayConfig> {
     std::string auth_timeout;
     void Add(CLI::App* cmd) {
         Configure(cmd, "V2M_LISTEN", config.listen)->default_val("127.0.0.1:8080");
@@ -334,21 +371,13 @@ struct GatewayFlags {
         AddUploadLimit(cmd, config.max_upload_bytes);
     }
     v2m::app::GatewayConfig Finish(const CommonFlags& common) {
-        config.database = common.Database();
-        config.blob_store = blob.Finish(common);
-        config.broker = broker.Finish();
-        config.queues = broker.queues;
+        FinishShared(common);
         config.auth_timeout = DurationFlag("V2M_AUTH_TIMEOUT", auth_timeout);
-        config.log = common.Log();
         return config;
     }
 };
 
-struct ConverterFlags {
-    v2m::app::ConverterConfig config;
-    BlobFlags blob;
-    BrokerFlags broker;
-    ConversionFlags conversion;
+struct ConverterFlags : ServiceFlags<v2m::app::ConverterConfig> {
     void Add(CLI::App* cmd) {
         Configure(cmd, "V2M_ADMIN_LISTEN", config.admin_listen)->default_val("127.0.0.1:9091");
         blob.Add(cmd);
@@ -356,20 +385,12 @@ struct ConverterFlags {
         conversion.Add(cmd);
     }
     v2m::app::ConverterConfig Finish(const CommonFlags& common) {
-        config.database = common.Database();
-        config.blob_store = blob.Finish(common);
-        config.broker = broker.Finish();
-        config.queues = broker.queues;
-        config.conversion = conversion.Finish();
-        config.log = common.Log();
+        FinishShared(common);
         return config;
     }
 };
 
-struct NotifierFlags {
-    v2m::app::NotifierConfig config;
-    BrokerFlags broker;
-    MailFlags mail;
+struct NotifierFlags : ServiceFlags<v2m::app::NotifierConfig> {
     int concurrency = 0;
     void Add(CLI::App* cmd) {
         Configure(cmd, "V2M_ADMIN_LISTEN", config.admin_listen)->default_val("127.0.0.1:9092");
@@ -378,12 +399,8 @@ struct NotifierFlags {
         Configure(cmd, "V2M_CONCURRENCY", concurrency)->check(CLI::Range(0, 256));
     }
     v2m::app::NotifierConfig Finish(const CommonFlags& common) {
-        config.database = common.Database();
-        config.broker = broker.Finish();
-        config.queues = broker.queues;
-        config.mail = mail.Finish(common);
+        FinishShared(common);
         config.concurrency = ConversionFlags::Concurrency(concurrency);
-        config.log = common.Log();
         return config;
     }
 };

@@ -2,13 +2,19 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 namespace v2m::app {
 
 namespace {
+
+// Marks a variable whose value may instead come from a file: NAME_FILE, listed
+// right after it, names the file.
+constexpr bool kFromFile = true;
 
 constexpr Variable kVariables[] = {
     {"V2M_DATA_DIR", "./data", "where the embedded defaults live (SQLite file, keys)",
@@ -21,9 +27,7 @@ constexpr Variable kVariables[] = {
      "sqlite:///abs/path, sqlite://rel/path, postgresql://user:pass@host:port/db or "
      "mysql://user:pass@host:port/db; "
      "default sqlite://$V2M_DATA_DIR/video2mp3.db",
-     "all roles, user, migrate"},
-    {"V2M_DATABASE_URL_FILE", "", "a file holding V2M_DATABASE_URL (for secrets)",
-     "all roles, user, migrate"},
+     "all roles, user, migrate", kFromFile},
     {"V2M_DB_POOL_SIZE", "8", "database connections held open", "all roles"},
     {"V2M_DB_WAIT", "30s", "how long to wait for the database at start before giving up", "all roles"},
     {"V2M_JWT_PRIVATE_KEY_FILE", "",
@@ -45,13 +49,10 @@ constexpr Variable kVariables[] = {
     {"V2M_BLOB_STORE", "",
      "where video and MP3 bytes live: file://DIR or postgresql://user:pass@host:port/db; default "
      "file://$V2M_DATA_DIR/blobs",
-     "gateway, converter, all"},
-    {"V2M_BLOB_STORE_FILE", "", "a file holding V2M_BLOB_STORE (for secrets)", "gateway, converter, all"},
+     "gateway, converter, all", kFromFile},
     {"V2M_BROKER_URL", "db",
      "the queue: db (the database's outbox table) or amqp://user:pass@host:port/vhost (RabbitMQ)",
-     "gateway, converter, notifier, all"},
-    {"V2M_BROKER_URL_FILE", "", "a file holding V2M_BROKER_URL (for secrets)",
-     "gateway, converter, notifier, all"},
+     "gateway, converter, notifier, all", kFromFile},
     {"V2M_AMQP_HEARTBEAT", "30s", "AMQP heartbeat interval (RabbitMQ closes a silent connection after two)",
      "gateway, converter, notifier, all"},
     {"V2M_AMQP_DELIVERY_LIMIT", "5",
@@ -61,8 +62,7 @@ constexpr Variable kVariables[] = {
      "where emails go: smtp://[user:pass@]host:port (STARTTLS when offered), smtps://…, or "
      "file://DIR (one "
      ".eml each); default file://$V2M_DATA_DIR/mail",
-     "notifier, all"},
-    {"V2M_SMTP_URL_FILE", "", "a file holding V2M_SMTP_URL (for secrets)", "notifier, all"},
+     "notifier, all", kFromFile},
     {"V2M_SMTP_TIMEOUT", "30s", "how long one SMTP delivery may take", "notifier, all"},
     {"V2M_MAIL_FROM", "video2mp3@localhost", "the emails' sender address", "notifier, all"},
     {"V2M_PUBLIC_URL", "http://127.0.0.1:8080", "the base of links in emails", "notifier, all"},
@@ -101,12 +101,38 @@ constexpr Variable kVariables[] = {
     {"V2M_LOG_LEVEL", "info", "trace, debug, info, warn, error", "all roles"},
 };
 
+// kVariables with each NAME_FILE entry after its variable, made once.
+class Listing final {
+  public:
+    Listing() {
+        for (const Variable& v : kVariables) {
+            variables_.push_back(v);
+            if (!v.from_file) continue;
+            const std::string& name = text_.emplace_back(std::string(v.name) + "_FILE");
+            const std::string& meaning =
+                text_.emplace_back("a file holding " + std::string(v.name) + " (for secrets)");
+            variables_.push_back({.name = name, .default_value = "", .meaning = meaning, .roles = v.roles});
+        }
+    }
+    Listing(const Listing&) = delete;
+    Listing& operator=(const Listing&) = delete;
+
+    std::span<const Variable> variables() const { return variables_; }
+
+  private:
+    std::deque<std::string> text_;  // the NAME_FILE entries' names and meanings; a deque does not move them
+    std::vector<Variable> variables_;
+};
+
 }  // namespace
 
-std::span<const Variable> Variables() { return kVariables; }
+std::span<const Variable> Variables() {
+    static const Listing listing;
+    return listing.variables();
+}
 
 const Variable& FindVariable(std::string_view name) {
-    for (const Variable& v : kVariables) {
+    for (const Variable& v : Variables()) {
         if (v.name == name) return v;
     }
     throw std::out_of_range("unknown configuration variable " + std::string(name));
@@ -127,6 +153,11 @@ std::string ReadSecretFile(const std::string& path) {
     std::string value = content.str();
     while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
     return value;
+}
+
+std::string ValueOrSecretFile(std::string_view name, const std::string& value, const std::string& file) {
+    // The file wins over the default only: V2M_BROKER_URL's is "db", not empty.
+    return value == FindVariable(name).default_value && !file.empty() ? ReadSecretFile(file) : value;
 }
 
 }  // namespace v2m::app

@@ -24,6 +24,7 @@
 #include "gateway/auth_forwarding.hpp"
 #include "http/server.hpp"
 #include "obs/metrics.hpp"
+#include "testing/free_port.hpp"
 #include "token/jwk_set.hpp"
 #include "token/remote_key_verifier.hpp"
 #include "token/signing_key.hpp"
@@ -47,17 +48,7 @@ bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
 }
 
 // A loopback port nothing listens on (it was free a moment ago).
-int ClosedPort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    (void)::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
+int ClosedPort() { return test::FreePort(); }
 
 token::Claims Alice() {
     token::Claims c;

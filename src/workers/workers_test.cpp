@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -119,6 +120,21 @@ std::string Announcement(const domain::Job& job, const std::string& event) {
                                   .username = job.username,
                                   .trace_id = job.trace_id,
                                   .event = event});
+}
+
+// Pushes onto `queue` a message naming a job the store does not have, runs the
+// worker (`start`, then `stop` once the message is rejected) and checks that
+// the message was rejected (dead-lettered), not acknowledged. For the
+// converter and the notifier alike.
+void ExpectAnUnknownJobRejected(fakes::FakeBroker& broker, const std::string& queue,
+                                const std::function<void()>& start, const std::function<void()>& stop) {
+    const std::string tag = broker.Push(
+        queue, R"({"job_id": "ffffffffffffffffffffffffffffffff", "video_fid": "abc", "username": "a@b.c"})");
+    start();
+    ASSERT_TRUE(Eventually([&] { return broker.rejected().size() == 1; }));
+    stop();
+    EXPECT_EQ(broker.rejected(), std::vector<std::string>{tag});
+    EXPECT_TRUE(broker.acked().empty());
 }
 
 // --- the converter ---
@@ -364,14 +380,8 @@ TEST_F(ConverterTest, AMessageNamingNoJobIsRejected) {
 }
 
 TEST_F(ConverterTest, AMessageNamingAJobThatDoesNotExistIsRejected) {
-    const std::string tag = broker_.Push(
-        "video",
-        R"({"job_id": "ffffffffffffffffffffffffffffffff", "video_fid": "abc", "username": "a@b.c"})");
-    Start();
-    ASSERT_TRUE(Eventually([&] { return broker_.rejected().size() == 1; }));
-    Stop();
-    EXPECT_EQ(broker_.rejected(), std::vector<std::string>{tag});
-    EXPECT_TRUE(broker_.acked().empty());
+    ASSERT_NO_FATAL_FAILURE(ExpectAnUnknownJobRejected(
+        broker_, "video", [this] { Start(); }, [this] { Stop(); }));
     EXPECT_EQ(blobs_.writers_created(), 0);
 }
 
@@ -779,13 +789,8 @@ TEST_F(NotifierTest, AFailedJobGetsTheReason) {
 }
 
 TEST_F(NotifierTest, AMessageNamingAJobThatDoesNotExistIsRejected) {
-    const std::string tag = broker_.Push(
-        "mp3", R"({"job_id": "ffffffffffffffffffffffffffffffff", "video_fid": "abc", "username": "a@b.c"})");
-    Start();
-    ASSERT_TRUE(Eventually([&] { return !broker_.rejected().empty(); }));
-    Stop();
-    EXPECT_EQ(broker_.rejected(), std::vector<std::string>{tag});
-    EXPECT_TRUE(broker_.acked().empty());
+    ASSERT_NO_FATAL_FAILURE(ExpectAnUnknownJobRejected(
+        broker_, "mp3", [this] { Start(); }, [this] { Stop(); }));
     EXPECT_EQ(mailer_.attempts(), 0);
 }
 

@@ -14,15 +14,13 @@
 #include <vector>
 
 #include "test_support.hpp"
+#include "testing/free_port.hpp"  // FreePort(), for the tests and ServiceProcess
 
 namespace v2m::test {
 
 /// What scripts/testenv wrote to $V2M_TESTENV/env ("export NAME=value"
 /// lines); empty when V2M_TESTENV is unset.
 std::map<std::string, std::string> TestEnv();
-
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-int FreePort();
 
 struct HttpResult {
     int status = 0;  ///< 0 when curl got no answer
