@@ -544,5 +544,52 @@ TEST_F(StackTest, EmailsWaitForTheSmtpServer) {
     EXPECT_EQ(WaitForMailOf(job_id, 90s).size(), 1u);
 }
 
+// 9. Live events through the gateway: a converter process's progress, written
+//    to the database, reaches the stream of the browser's gateway.
+TEST_F(StackTest, EventsCarryAConverterProcessesProgressThroughTheGateway) {
+    const std::string token = NewUser("events");
+    const std::string events = work_ / "events.txt";
+    const std::string pid_file = work_ / "curl.pid";
+    std::thread reader([&] {
+        test::Run({"bash", "-c",
+                   "curl -s -N --max-time 170 -o \"$1\" -H \"$2\" \"$3\" & echo $! > \"$4\"; wait", "events",
+                   events, Bearer(token), stack().Url("/v1/events"), pid_file});
+    });
+    const auto text = [&] { return fs::exists(events) ? ReadFile(events) : std::string(); };
+    const auto deadline = Clock::now() + 20s;
+    while (text().find("retry: ") == std::string::npos && Clock::now() < deadline)
+        std::this_thread::sleep_for(50ms);
+    ASSERT_NE(text().find("retry: "), std::string::npos) << "the stream did not start";
+
+    const json job = Submit(stack(), token, LongInput(work_));
+    const std::string job_id = job.at("job_id");
+    const JobWatch watch = Watch(stack(), token, job_id, Finished, 120s);
+    ASSERT_EQ(watch.state(), "done") << watch.History();
+    const auto done_by = Clock::now() + 10s;
+    while (text().find("\"state\":\"done\"") == std::string::npos && Clock::now() < done_by)
+        std::this_thread::sleep_for(50ms);
+    test::Run({"bash", "-c", "kill \"$(cat \"$1\")\"", "kill", pid_file});
+    reader.join();
+
+    // This job's events, in order: progress while converting only goes up, then done.
+    std::vector<json> mine;
+    for (const std::string& line : Lines(text())) {
+        if (line.rfind("data: ", 0) != 0) continue;
+        const json data = json::parse(line.substr(6), nullptr, false);
+        if (data.is_object() && data.value("job_id", "") == job_id) mine.push_back(data);
+    }
+    ASSERT_FALSE(mine.empty()) << text();
+    EXPECT_EQ(mine.back().value("state", ""), "done") << text();
+    double last = -1;
+    int converting = 0;
+    for (const json& e : mine) {
+        const double progress = e.value("progress", -1.0);
+        EXPECT_GE(progress, last) << "progress went back: " << text();
+        last = progress;
+        if (e.value("state", "") == "processing" && progress > 0 && progress < 1) ++converting;
+    }
+    EXPECT_GE(converting, 2) << "no progress while converting reached the stream: " << text();
+}
+
 }  // namespace
 }  // namespace v2m::test

@@ -468,6 +468,21 @@ async function main() {
       currentPage = page;
     });
 
+    await step('when the session is gone (401), the page goes back to the sign-in form and says why', async () => {
+      await ctxA.clearCookies();
+      await page.setInputFiles(sel('file-input'), video);
+      await page.waitForSelector(sel('signin-form'), { state: 'visible', timeout: STEP_TIMEOUT });
+      const text = (await page.textContent(sel('error-text'))).trim();
+      check(/sign in/i.test(text), `the banner says ${JSON.stringify(text)}`);
+      check((await page.locator(sel('job-item')).count()) === 0, 'jobs are still listed');
+      await screenshot(page, 'session-ended');
+      await page.fill(sel('email'), alice);
+      await page.fill(sel('password'), password);
+      await page.click(sel('signin-button'));
+      await page.waitForSelector(jobSel(doneId, '[data-state="done"]'), { timeout: STEP_TIMEOUT });
+      return JSON.stringify(text);
+    });
+
     await step('signing out shows the sign-in form and ends the session', async () => {
       await page.click(sel('signout-button'));
       await page.waitForSelector(sel('signin-form'), { state: 'visible', timeout: STEP_TIMEOUT });
