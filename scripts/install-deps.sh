@@ -44,13 +44,14 @@ command -v kubectl >/dev/null || missing+=(kubernetes-client)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 
+sudo=()
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=(sudo); fi
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-deps: all ${#packages[@]} packages present"
 else
-    sudo=()
-    if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null || { echo "install-deps: not root and no sudo; install as root: ${missing[*]}" >&2; exit 1; }
-        sudo=(sudo)
+    if [ "$(id -u)" -ne 0 ] && [ ${#sudo[@]} -eq 0 ]; then
+        echo "install-deps: not root and no sudo; install as root: ${missing[*]}" >&2
+        exit 1
     fi
     echo "install-deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -58,9 +59,26 @@ else
     "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# The manifests' render test compares two kustomize versions: Debian 12's
+# kubectl 1.20 (kustomize v2.0.3) beside the machine's own when that one is
+# another. Unpacked from Debian's package into .deps/ (git-ignored), not
+# installed: /usr/bin/kubectl may belong to another package.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+debian_kubectl=$here/.deps/kubernetes-client
+if [ ! -x "$debian_kubectl/usr/bin/kubectl" ] && ! kubectl version --client 2>/dev/null | grep -q 'v1\.20\.'; then
+    echo "install-deps: Debian's kubectl 1.20 into .deps/ (the manifests' second kustomize)"
+    tmp=$(mktemp -d)
+    if ! (cd "$tmp" && apt-get download -q kubernetes-client >/dev/null 2>&1); then
+        "${sudo[@]}" apt-get update -q >/dev/null
+        (cd "$tmp" && apt-get download -q kubernetes-client >/dev/null)
+    fi
+    mkdir -p "$debian_kubectl"
+    dpkg -x "$tmp"/kubernetes-client_*.deb "$debian_kubectl"
+    rm -rf "$tmp"
+fi
+
 # The npm packages of the Node-based tests, exactly as their lock files say
 # (again only when a lock file is newer than what is installed).
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 for dir in tests/k8s tests/web; do
     lock=$here/$dir/package-lock.json
     stamp=$here/$dir/node_modules/.package-lock.json

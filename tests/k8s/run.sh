@@ -13,9 +13,10 @@
 #                    and the broken variants of check_rejects.js must each fail
 #   all              every step above, in a temporary DIR (make k8s-validate)
 # KUBECTL names the kubectl to render with (default: kubectl).
-# V2M_K8S_EXTRA_KUBECTL names a second one (e.g. Debian 12's 1.20, whose
-# kustomize is v2.0.3): render then also checks that it renders every overlay
-# to the same objects (same.js).
+# V2M_K8S_EXTRA_KUBECTL names a second one (default: Debian 12's 1.20, whose
+# kustomize is v2.0.3, when scripts/install-deps.sh unpacked it into .deps/):
+# render then also checks that it renders every overlay to the same objects
+# (same.js).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -24,6 +25,11 @@ bin=${1:?usage: run.sh BIN render|schema|schema-rejects|consistency|all [DIR]}
 step=${2:?usage: run.sh BIN render|schema|schema-rejects|consistency|all [DIR]}
 dir=${3:-}
 kubectl=${KUBECTL:-kubectl}
+# scripts/install-deps.sh unpacks Debian 12's kubectl 1.20 there when the
+# machine's own kubectl is another version.
+if [ -z "${V2M_K8S_EXTRA_KUBECTL+set}" ] && [ -x "$repo/.deps/kubernetes-client/usr/bin/kubectl" ]; then
+    V2M_K8S_EXTRA_KUBECTL=$repo/.deps/kubernetes-client/usr/bin/kubectl
+fi
 temps=()
 trap 'rm -rf "${temps[@]}"' EXIT
 
