@@ -495,6 +495,12 @@ class Handlers {
     // POST /v1/session: auth checks the password and issues the token; the
     // browser gets it only as an HttpOnly cookie.
     Response SignIn(const Request& req) const {
+        // A form of another site can post text/plain that parses as JSON (and
+        // sign the browser into the attacker's account); it cannot post
+        // application/json without a preflight we never grant.
+        if (!req.Header("Content-Type").starts_with("application/json"))
+            throw ClientError(415, "unsupported_media_type", "send the credentials as application/json");
+        if (!d_.issue_token) throw ClientError(404, "not_found", "no browser sign-in here");
         Response answer = d_.issue_token(req);
         if (answer.status != 200) return answer;
         const auto body = nlohmann::json::parse(answer.body, nullptr, false);

@@ -973,6 +973,12 @@ TEST_F(GatewayTest, SigningInSetsAnHttpOnlyStrictCookieAndTellsTheCsrfToken) {
     ASSERT_TRUE(r);
     EXPECT_NE(SetCookieOf(r).find("; Secure"), std::string::npos) << SetCookieOf(r);
 
+    // Only JSON: a form of another site cannot sign the browser in.
+    r = client().Post("/v1/session", R"({"email":"carol@example.com","password":"right"})", "text/plain");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 415);
+    EXPECT_FALSE(r->has_header("Set-Cookie"));
+
     // Auth's refusal goes back as it is, and no cookie.
     r = client().Post("/v1/session", R"({"email":"carol@example.com","password":"wrong"})",
                       "application/json");
@@ -1140,6 +1146,14 @@ TEST_F(GatewayTest, EventStreamsAreBounded) {
     ASSERT_TRUE(fakes::Eventually([&] { return third.Has("retry: "); }));
     EXPECT_TRUE(fakes::Eventually([&] { return first->ended(); })) << "the oldest stream did not end";
     EXPECT_FALSE(second.ended());
+    // Quick reloads: each new stream ends the oldest one still live, never
+    // the newest; the user never holds more than the limit for long.
+    first = std::make_unique<EventReader>(server_.port(), Alice());
+    ASSERT_TRUE(fakes::Eventually([&] { return first->Has("retry: "); }));
+    EXPECT_TRUE(fakes::Eventually([&] { return second.ended(); })) << "the oldest live stream did not end";
+    EXPECT_FALSE(third.ended());
+    EXPECT_FALSE(first->ended());
+    ASSERT_TRUE(fakes::Eventually([&] { return events_.open() == 2; })) << events_.open();
     EventReader bob(server_.port(), Bob());
     ASSERT_TRUE(fakes::Eventually([&] { return bob.Has("retry: "); }));
     auto r = client().Get("/v1/events", Admin());

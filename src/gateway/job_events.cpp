@@ -44,6 +44,7 @@ class EventStreams::Stream {
     Stream& operator=(const Stream&) = delete;
 
     void Evict() { evicted_ = true; }
+    bool evicted() const { return evicted_; }
 
     // One step of the body: the first sends the reconnect delay and the
     // starting state, each later one waits a poll interval and sends what
@@ -133,8 +134,9 @@ http::Response EventStreams::Open(const std::string& user_id, std::optional<std:
                 .WithRetryAfter(5);
         }
         std::vector<Stream*>& mine = per_user_[user_id];
-        if (static_cast<int>(mine.size()) >= settings_.max_per_user) {
-            mine.front()->Evict();
+        const auto live = [](const Stream* s) { return !s->evicted(); };
+        if (std::count_if(mine.begin(), mine.end(), live) >= settings_.max_per_user) {
+            (*std::find_if(mine.begin(), mine.end(), live))->Evict();
             stopped_cv_.notify_all();
         }
         stream = std::make_shared<Stream>(*this, user_id, last_event_id);
