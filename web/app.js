@@ -150,12 +150,21 @@
     if (!(err instanceof ApiError)) {
       return 'The server could not be reached. Check your connection and try again.';
     }
-    const server = err.message ? err.message.replace(/\s+$/, '') : '';
+    // The server's own words, without a closing period: end() closes every sentence, also one
+    // that ends with the server's words in parentheses.
+    const server = err.message ? err.message.replace(/[\s.]+$/, '') : '';
     const withServer = (lead) => (server && server !== lead ? `${lead} (${server})` : lead);
-    const end = (s) => (/[.!?)]$/.test(s) ? s : `${s}.`);
+    const end = (s) => (/[.!?]$/.test(s) ? s : `${s}.`);
     switch (err.status) {
-      case 413:
+      case 413: {
+        // The server names its limit in bytes ("… larger than the limit of 16777216 bytes").
+        const limit = /limit of (\d+) bytes/.exec(server);
+        if (limit) {
+          const size = formatBytes(Number(limit[1])).replace(/\.0 /, ' ');
+          return `This file is too large: the server takes files up to ${size}.`;
+        }
         return end(withServer('This file is too large for the server'));
+      }
       case 415:
         return end(withServer('This file does not look like a video'));
       case 400:

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The web app's browser test against a real server: starts `BIN all` (open registration, a fresh
 # data directory, a free loopback port), waits for /readyz, runs tests/web/ui_test.js with
-# Debian's Chromium, then stops the server (SIGTERM) and removes the data.
+# Debian's Chromium, then stops the server (SIGTERM) and removes the data. The server takes
+# uploads up to 16 MiB (V2M_MAX_UPLOAD_BYTES; the test knows it as V2M_UI_MAX_UPLOAD_BYTES): the
+# test's long input stays under it, its "too large" file goes over it.
 #
 #   tests/web/run.sh BIN FIXTURES_DIR ARTIFACTS_DIR
 #
 # Needs: node, tests/web/node_modules (npm ci in tests/web), /usr/bin/chromium (or $CHROMIUM),
-# ffprobe, curl, and FIXTURES_DIR/h264_aac.mp4 (tests/fixtures/generate.sh).
+# ffmpeg, ffprobe, curl, and FIXTURES_DIR/h264_aac.mp4 and no_audio.mp4 (tests/fixtures/generate.sh).
 # Exit 0: every step passed; 1: a failure (the server's log is printed); 2: wrong usage.
 set -euo pipefail
 
@@ -24,8 +26,11 @@ command -v node >/dev/null || fail "no node: run scripts/install-deps.sh"
     fail "no $here/node_modules/playwright-core: run scripts/install-deps.sh (or: npm ci --prefix $here)"
 [ -x "$chromium" ] || fail "no $chromium: run scripts/install-deps.sh (Debian's chromium)"
 command -v ffprobe >/dev/null || fail "no ffprobe: run scripts/install-deps.sh"
+command -v ffmpeg >/dev/null || fail "no ffmpeg: run scripts/install-deps.sh"
 command -v curl >/dev/null || fail "no curl: run scripts/install-deps.sh"
-[ -f "$fixtures/h264_aac.mp4" ] || fail "no $fixtures/h264_aac.mp4: generate the fixtures (tests/fixtures/generate.sh)"
+for f in h264_aac.mp4 no_audio.mp4; do
+    [ -f "$fixtures/$f" ] || fail "no $fixtures/$f: generate the fixtures (tests/fixtures/generate.sh)"
+done
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/v2m-web-test.XXXXXX")
 log=$artifacts/server.log
@@ -53,8 +58,10 @@ trap 'exit 130' INT TERM
 
 # A free port, found by binding port 0; V2M_PUBLIC_URL names it too (the server may check a
 # request's Origin against it). Should another process take the port first, try another.
-# Other V2M_* settings from the caller's environment are dropped: the test wants the defaults.
+# Other V2M_* settings from the caller's environment are dropped: the test wants the defaults,
+# but for the upload limit (16 MiB: the test's long FLAC, ~11 MB, is under it; its big.mp4 over it).
 for v in "${!V2M_@}"; do unset "$v"; done
+max_upload=$((16 * 1024 * 1024))
 free_port() {
     node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
 }
@@ -69,6 +76,7 @@ for attempt in 1 2 3; do
         V2M_ARGON2_OPS=1 \
         V2M_ARGON2_MEMORY_KIB=8192 \
         V2M_CONCURRENCY=2 \
+        V2M_MAX_UPLOAD_BYTES=$max_upload \
         V2M_LOG_FORMAT=text \
         "$bin" all >"$log" 2>&1 &
     pid=$!
@@ -88,7 +96,7 @@ done
 echo "web/run.sh: video2mp3 all at $url (data in $state, log in $log)"
 
 status=0
-CHROMIUM=$chromium node "$here/ui_test.js" "$url" "$fixtures" "$artifacts" || status=$?
+CHROMIUM=$chromium V2M_UI_MAX_UPLOAD_BYTES=$max_upload node "$here/ui_test.js" "$url" "$fixtures" "$artifacts" || status=$?
 stop_server
 if [ "$status" -ne 0 ]; then
     echo "web/run.sh: the server's log (last 60 lines of $log):" >&2
