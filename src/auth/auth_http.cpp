@@ -8,10 +8,14 @@
 #include "domain/account.hpp"
 #include "domain/errors.hpp"
 #include "obs/metrics.hpp"
+#include "util/text.hpp"
 
 namespace v2m::auth {
 
 namespace {
+
+using util::EqualsIgnoreCase;
+using util::StartsWithIgnoreCase;
 
 using domain::ClientError;
 using http::Request;
@@ -21,17 +25,6 @@ struct Credentials {
     std::string email;
     std::string password;
 };
-
-bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
-    if (text.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(text[i])) !=
-            std::tolower(static_cast<unsigned char>(prefix[i]))) {
-            return false;
-        }
-    }
-    return true;
-}
 
 // `Authorization: Basic base64(email:password)`; empty when the header is absent.
 std::optional<Credentials> BasicCredentials(std::string_view header) {
@@ -82,10 +75,6 @@ token::Claims ClaimsFor(const store::User& user) {
     c.admin = user.role == store::Role::kAdmin;
     c.role = c.admin ? token::Role::kAdmin : token::Role::kUser;
     return c;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && StartsWithIgnoreCase(a, b);
 }
 
 // Every X-Forwarded-For header of the request, in order, as one list.

@@ -8,9 +8,13 @@
 #include <stdexcept>
 #include <utility>
 
+#include "util/text.hpp"
+
 namespace v2m::auth {
 
 namespace {
+
+using util::Trim;
 
 std::string AccountKey(std::string_view account) { return "a:" + std::string(account); }
 std::string AddressKey(std::string_view address) { return "i:" + std::string(address); }
@@ -18,12 +22,6 @@ std::string AddressKey(std::string_view address) { return "i:" + std::string(add
 using Bytes = std::array<std::uint8_t, 16>;
 constexpr int kMappedPrefixBits = 96;  // ::ffff:0:0/96 holds the IPv4 addresses
 constexpr int kMaxHops = 32;
-
-std::string_view Trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-    return text;
-}
 
 bool IsMapped(const Bytes& a) {
     return std::all_of(a.begin(), a.begin() + 10, [](std::uint8_t b) { return b == 0; }) && a[10] == 0xff &&

@@ -7,16 +7,13 @@
 #include <regex>
 #include <stdexcept>
 
+#include "util/text.hpp"
+
 namespace v2m::gateway {
 
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
+using util::EqualsIgnoreCase;
 
 std::string Describe(httplib::Error error) {
     switch (error) {

@@ -7,9 +7,13 @@
 #include <string>
 #include <string_view>
 
+#include "util/text.hpp"
+
 namespace v2m::gateway {
 
 namespace {
+
+using util::EqualsIgnoreCase;
 
 using http::Request;
 using http::Response;
@@ -19,13 +23,6 @@ constexpr std::string_view kAnswerHeaders[] = {"Retry-After", "WWW-Authenticate"
 // Enough for any real chain of proxies; a client's padding is cut from the left.
 constexpr std::size_t kMaxForwardedFor = 1024;
 constexpr const char* kRetryAfterSeconds = "5";
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 // What the client (or a proxy before us) said, then who we saw.
 std::string ForwardedFor(const Request& req) {

@@ -23,6 +23,7 @@
 #include "http/range.hpp"
 #include "obs/log.hpp"
 #include "util/random_id.hpp"
+#include "util/text.hpp"
 
 namespace v2m::gateway {
 
@@ -84,6 +85,12 @@ Caller CallerFor(std::string_view token, const GatewayDeps::VerifyFn& verify) {
     return {c.subject, c.username, c.admin, static_cast<std::int64_t>(expires)};
 }
 
+// The client's copy (If-None-Match: the tag, one of a list, or *) is current.
+bool NotModified(const Request& req, std::string_view etag) {
+    const std::string_view match = req.Header("If-None-Match");
+    return !match.empty() && (match == etag || match == "*" || match.find(etag) != std::string_view::npos);
+}
+
 bool ChangesState(const Request& req) { return req.method != "GET" && req.method != "HEAD"; }
 
 // A request signed in by the session cookie that changes something must
@@ -108,8 +115,7 @@ Caller Authenticate(const Request& req, const GatewayDeps::VerifyFn& verify) {
 
 // The browser reached us over HTTPS (through the ingress).
 bool OverHttps(const Request& req) {
-    const std::string_view proto = req.Header("X-Forwarded-Proto");
-    return proto == "https" || proto == "HTTPS";
+    return util::EqualsIgnoreCase(req.Header("X-Forwarded-Proto"), "https");
 }
 
 nlohmann::json SessionJson(const Caller& caller, std::string_view token) {
@@ -450,8 +456,7 @@ class Handlers {
                      {"Accept-Ranges", "bytes"},
                      {"Cache-Control", "private, no-cache"},
                      {"Content-Disposition", http::AttachmentDisposition(domain::Mp3NameFor(job.filename))}};
-        if (const std::string_view match = req.Header("If-None-Match");
-            !match.empty() && (match == etag || match == "*" || match.find(etag) != std::string_view::npos)) {
+        if (NotModified(req, etag)) {
             r.status = 304;
             return r;
         }
@@ -561,7 +566,7 @@ void AddWebAssets(http::Server& server) {
                          {"Cache-Control", "no-cache"},
                          {"Content-Security-Policy", std::string(kContentSecurityPolicy)},
                          {"Referrer-Policy", "no-referrer"}};
-            if (req.Header("If-None-Match") == etag) {
+            if (NotModified(req, etag)) {
                 r.status = 304;
                 return r;
             }

@@ -1,18 +1,17 @@
 #include "gateway/session.hpp"
 
+#include <openssl/crypto.h>
+
 #include <span>
 
 #include "blob/sha256.hpp"
+#include "util/text.hpp"
 
 namespace v2m::gateway {
 
 namespace {
 
-std::string_view Trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using util::Trim;
 
 std::string Attributes(bool secure) {
     return std::string("; Path=/; HttpOnly; SameSite=Strict") + (secure ? "; Secure" : "");
@@ -44,12 +43,7 @@ std::string CsrfToken(std::string_view session_token) {
 }
 
 bool SameSecret(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    unsigned char diff = 0;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        diff |=
-            static_cast<unsigned char>(static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i]));
-    return diff == 0;
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string SessionCookie(std::string_view token, std::int64_t max_age_s, bool secure) {

@@ -17,17 +17,13 @@
 #include "domain/errors.hpp"
 #include "obs/metrics.hpp"
 #include "util/random_id.hpp"
+#include "util/text.hpp"
 
 namespace v2m::http {
 
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
+using util::EqualsIgnoreCase;
 
 // A client's request id is kept when it is short and plain; otherwise ours.
 std::string RequestId(const httplib::Request& req) {
