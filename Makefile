@@ -122,9 +122,8 @@ k8s-render:
 	@$(KUBECTL) kustomize $(K8S_DIR)
 
 # Offline: every overlay rendered, schema-validated and checked against the
-# binary (Node and `npm ci` in tests/k8s first).
+# binary (build runs install-deps, which installs tests/k8s's npm packages).
 k8s-validate: build
-	cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error
 	bash tests/k8s/run.sh $(BUILD)/video2mp3 all
 
 # Everything; the migration Job runs anew (a Job's template cannot change in place).

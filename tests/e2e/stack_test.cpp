@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -222,8 +223,10 @@ class StackTest : public ::testing::Test {
         return SignUp(stack(), email);
     }
 
+    // The fixture song in this test's directory; safe from many threads.
     std::string Song() {
         std::string path = work_ / "song.mp4";
+        const std::lock_guard lock(song_mutex_);
         if (!fs::exists(path)) fs::copy_file(Fixture("h264_aac.mp4"), path);
         return path;
     }
@@ -274,6 +277,7 @@ class StackTest : public ::testing::Test {
     static inline Stack* stack_ = nullptr;
     static inline int users_ = 0;
     std::map<std::string, std::string> emails_;
+    std::mutex song_mutex_;
     TempDir work_;
 };
 
@@ -425,12 +429,11 @@ TEST_F(StackTest, TwentyConcurrentUploadsByThreeUsers) {
     std::vector<std::string> errors;
     std::vector<std::thread> threads;
     threads.reserve(20);
-    const std::string song = Song();  // made once: Song() is not for many threads
     for (int i = 0; i < 20; ++i) {
         threads.emplace_back([&, i] {
             const std::string& name = names[i % names.size()];
             try {
-                const json job = Submit(stack(), tokens[name], song);
+                const json job = Submit(stack(), tokens[name], Song());
                 const std::lock_guard lock(mutex);
                 jobs_of[name].push_back(job.at("job_id"));
             } catch (const std::exception& e) {
@@ -550,12 +553,9 @@ TEST_F(StackTest, EmailsWaitForTheSmtpServer) {
 TEST_F(StackTest, EventsCarryAConverterProcessesProgressThroughTheGateway) {
     const std::string token = NewUser("events");
     const std::string events = work_ / "events.txt";
-    const std::string pid_file = work_ / "curl.pid";
-    std::thread reader([&] {
-        test::Run({"bash", "-c",
-                   "curl -s -N --max-time 170 -o \"$1\" -H \"$2\" \"$3\" & echo $! > \"$4\"; wait", "events",
-                   events, Bearer(token), stack().Url("/v1/events"), pid_file});
-    });
+    test::Process curl({"curl", "-s", "-N", "--max-time", "170", "-o", events, "-H", Bearer(token),
+                        stack().Url("/v1/events")},
+                       {.timeout = 180s});
     const auto text = [&] { return fs::exists(events) ? ReadFile(events) : std::string(); };
     const auto deadline = Clock::now() + 20s;
     while (text().find("retry: ") == std::string::npos && Clock::now() < deadline)
@@ -569,8 +569,8 @@ TEST_F(StackTest, EventsCarryAConverterProcessesProgressThroughTheGateway) {
     const auto done_by = Clock::now() + 10s;
     while (text().find("\"state\":\"done\"") == std::string::npos && Clock::now() < done_by)
         std::this_thread::sleep_for(50ms);
-    test::Run({"bash", "-c", "kill \"$(cat \"$1\")\"", "kill", pid_file});
-    reader.join();
+    ::kill(curl.pid(), SIGTERM);
+    curl.Wait();
 
     // This job's events, in order: progress while converting only goes up, then done.
     std::vector<json> mine;

@@ -56,26 +56,28 @@ Render() {
     for o in "${overlays[@]}"; do
         V2M_BIN=$bin bash "$work/k8s/secrets.sh" "$o" 2>/dev/null || Die "deploy/k8s/secrets.sh $o failed"
     done
-    local failed=0 k
+    local failed=0 k bad
     for o in "${overlays[@]}"; do
+        bad=0
         for k in "$kubectl" ${V2M_K8S_EXTRA_KUBECTL:+"$V2M_K8S_EXTRA_KUBECTL"}; do
             local out=$dir/$o.yaml
             [ "$k" = "$kubectl" ] || out=$work/$o.extra.yaml
             if ! "$k" kustomize "$work/k8s/overlays/$o" >"$out" 2>"$work/err"; then
                 echo "FAIL $o: $k kustomize:" >&2
                 grep -v '^# Warning' "$work/err" >&2 || true
-                failed=$((failed + 1))
+                bad=1
             elif ! grep -q '^kind: ' "$out"; then
                 echo "FAIL $o: $k kustomize rendered no objects" >&2
-                failed=$((failed + 1))
+                bad=1
             elif [ "$k" != "$kubectl" ] && ! Node "$here/same.js" "$dir/$o.yaml" "$out" 2>"$work/diff"; then
                 echo "FAIL $o: $k renders other objects than $kubectl:" >&2
                 cat "$work/diff" >&2
-                failed=$((failed + 1))
+                bad=1
             else
                 echo "ok   $o: $(grep -c '^kind: ' "$out") objects (kubectl $("$k" version --client -o json 2>/dev/null | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | head -1))"
             fi
         done
+        failed=$((failed + bad))
     done
     echo "$(( ${#overlays[@]} - failed )) passed, $failed failed"
     [ "$failed" -eq 0 ]
